@@ -1,0 +1,6 @@
+# AID (30 classes, 10,000 images, 600 px), 5-5 split (train_ratio 0.5).
+_base_ = ['./aid_8-2.py']
+
+train_dataloader = dict(dataset=dict(train_ratio=0.5))
+val_dataloader = dict(dataset=dict(train_ratio=0.5))
+test_dataloader = val_dataloader

@@ -1,0 +1,55 @@
+# Common pipeline and loaders of the folder-per-class scene datasets.
+# Dataset files inherit this and set the dataset type, data_root and split.
+dataset_type = 'RSSceneDataset'
+data_preprocessor = dict(
+    # ImageNet statistics, RGB.
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(256, 256)),
+    dict(type='RandomCrop', crop_size=224),
+    # Overhead imagery has no canonical up direction: flip both ways.
+    dict(type='RandomFlip', prob=[0.25, 0.25],
+         direction=['horizontal', 'vertical']),
+    dict(type='PackInputs'),
+]
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(224, 224)),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    dataset=dict(
+        type=dataset_type,
+        data_root='data/scenes',
+        split='train',
+        train_ratio=0.8,
+        split_seed=0,
+        pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    dataset=dict(
+        type=dataset_type,
+        data_root='data/scenes',
+        split='test',
+        train_ratio=0.8,
+        split_seed=0,
+        pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

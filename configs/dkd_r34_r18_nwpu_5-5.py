@@ -1,0 +1,10 @@
+# DKD (decoupled KD), ResNet-34 -> ResNet-18, NWPU-RESISC45 5:5 split.
+# Train the teacher first: python tools/train.py configs/resnet34_nwpu_5-5.py
+_base_ = [
+    '_base_/distill/dkd_r34_r18.py', '_base_/datasets/nwpu_5-5.py',
+    '_base_/schedules/rs_sgd_200e.py', '_base_/default_runtime.py'
+]
+model = dict(
+    student=dict(head=dict(num_classes={{_base_.num_classes}})),
+    teacher_cfg='{{fileDirname}}/resnet34_nwpu_5-5.py',
+    teacher_ckpt='work_dirs/resnet34_nwpu_5-5/epoch_200.pth')

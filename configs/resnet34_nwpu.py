@@ -1,0 +1,6 @@
+# ResNet-34 on nwpu 8-2 split: the teacher.
+_base_ = [
+    '_base_/models/resnet34.py', '_base_/datasets/nwpu_8-2.py',
+    '_base_/schedules/rs_sgd_200e.py', '_base_/default_runtime.py'
+]
+model = dict(head=dict(num_classes={{_base_.num_classes}}))

@@ -1,0 +1,139 @@
+"""Helpers shared by ``tools/train.py`` and ``tools/test.py``.
+
+The tools accept the flag sets of mmpretrain 1.2's and mmdet 3.3's own tools
+and work for classification and detection configs; what differs between the
+two is decided by the config's ``default_scope``.
+"""
+import os
+import os.path as osp
+from copy import deepcopy
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config, ConfigDict
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file, with a clear error when it does not exist."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Config file "{path}" does not exist. Configs live under '
+            'configs/ (e.g. configs/isdm_r34_r18_nwpu.py).')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def is_detection(cfg: Config) -> bool:
+    """True for configs that run in mmdet's registry scope."""
+    return cfg.get('default_scope') == 'mmdet'
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str],
+                 config_path: str) -> None:
+    """CLI > ``work_dir`` in the file > ``./work_dirs/<config name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+    check_writable_dir(cfg.work_dir)
+
+
+def check_writable_dir(path: str) -> None:
+    """Fail early, naming the directory, when outputs cannot be written."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(
+            f'Cannot create the work directory "{path}": {exc.strerror}. '
+            'Pass a writable --work-dir.') from exc
+    if not os.access(path, os.W_OK):
+        raise PermissionError(
+            f'The work directory "{path}" is not writable. Pass a writable '
+            '--work-dir.')
+
+
+def set_dataloader_defaults(cfg: Config, fields: Sequence[str],
+                            pin_memory: bool = True,
+                            persistent_workers: Optional[bool] = True
+                            ) -> None:
+    """mmpretrain's dataloader defaults (pin memory, persistent workers).
+
+    ``persistent_workers`` is only set where workers exist (torch rejects it
+    with ``num_workers=0``); pass None to leave it untouched.
+    """
+    for field in fields:
+        if cfg.get(field, None) is None:
+            continue
+        loader = ConfigDict(pin_memory=True,
+                            collate_fn=dict(type='default_collate'))
+        if persistent_workers is not None:
+            loader.persistent_workers = True
+        loader.update(cfg[field])
+        if not pin_memory or not torch.cuda.is_available():
+            loader.pin_memory = False
+        if persistent_workers is not None and (
+                not persistent_workers or not loader.get('num_workers', 0)):
+            loader.persistent_workers = False
+        cfg[field] = loader
+
+
+def use_gloo_without_gpu(cfg: Config) -> None:
+    """NCCL needs GPUs: fall back to gloo for multi-process CPU runs."""
+    if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
+        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+        env_cfg.setdefault('dist_cfg', ConfigDict())
+        env_cfg.dist_cfg.backend = 'gloo'
+
+
+def is_distiller(model_cfg: dict) -> bool:
+    """True for the config of an mmrskd distiller (it has a ``student``)."""
+    return 'student' in model_cfg and str(model_cfg.get('type', '')).endswith(
+        'Distiller')
+
+
+def to_student_only(cfg: Config) -> bool:
+    """Replace a distiller model config by its student, for testing.
+
+    The teacher is then neither built nor loaded. Returns True when the
+    config was a distiller's.
+    """
+    if not is_distiller(cfg.model):
+        return False
+    student = ConfigDict(cfg.model.student)
+    if cfg.model.get('data_preprocessor') is not None:
+        student.setdefault('data_preprocessor', cfg.model.data_preprocessor)
+    cfg.model = student
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
+                        if h.get('type') != 'ExportStudentHook']
+    return True
+
+
+def innermost_dataset(dataset_cfg: dict) -> dict:
+    """Unwrap dataset wrappers (RepeatDataset, ClassBalancedDataset...)."""
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def add_flip_tta(cfg: Config) -> None:
+    """The ``--tta`` behaviour of mmpretrain's and mmdet's test tools."""
+    det = is_detection(cfg)
+    if 'tta_model' not in cfg:
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                         max_per_img=100)) if det else dict(
+                             type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg:
+        test_pipeline = innermost_dataset(cfg.test_dataloader.dataset).pipeline
+        cfg.tta_pipeline = deepcopy(test_pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)],
+                        [test_pipeline[-1]]])
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    innermost_dataset(cfg.test_dataloader.dataset).pipeline = cfg.tta_pipeline

@@ -1,0 +1,99 @@
+"""What every mmrskd distiller shares: the frozen teacher and the
+distillation-loss table with its input wiring (METHODS.md section 4)."""
+from typing import Dict, List, Optional, Tuple
+
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.registry import Registry
+from torch import Tensor
+
+from .teacher import Teacher, register_capture_hooks, teacher_model_cfg
+
+
+class BaseDistiller(BaseModel):
+    """Student + frozen :class:`Teacher` + named distillation losses.
+
+    Each entry of ``distill_losses`` is a loss config whose optional
+    ``inputs`` key lists where its positional arguments come from:
+
+    - ``'student.logits'``, ``'teacher.logits'``, ``'labels'`` (the default
+      ``inputs`` of a logit loss), or any other key the subclass provides;
+    - ``'student.<module name>'`` / ``'teacher.<module name>'``: the output
+      of that module, captured by a forward hook (e.g.
+      ``'student.backbone.layer4'``).
+
+    Loss names must start with ``loss_`` so mmengine sums and logs them.
+    """
+
+    #: source keys computed by the subclass itself (not forward hooks).
+    BUILTIN_SOURCES: Tuple[str, ...] = ()
+    DEFAULT_INPUTS: Tuple[str, ...] = ()
+
+    def __init__(self, student: nn.Module, teacher: Optional[dict],
+                 teacher_cfg: Optional[str], teacher_ckpt: Optional[str],
+                 distill_losses: Optional[dict], registry: Registry,
+                 num_classes: Optional[int],
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.student = student
+        # Outside the module tree: not in state_dict, parameters() or DDP.
+        object.__setattr__(self, 'teacher', Teacher(
+            teacher_model_cfg(teacher, teacher_cfg), teacher_ckpt, registry,
+            num_classes, teacher_cfg))
+        self.distill_losses = nn.ModuleDict()
+        self.loss_inputs: Dict[str, List[str]] = {}
+        self._captured: Dict[str, Tensor] = {}
+        self._build_losses(distill_losses or {}, registry)
+
+    def _build_losses(self, losses: dict, registry: Registry) -> None:
+        hooks = {'student': set(), 'teacher': set()}
+        for name, cfg in losses.items():
+            if not name.startswith('loss_'):
+                raise KeyError(f'distill_losses key "{name}" must start '
+                               'with "loss_" (mmengine only sums and logs '
+                               'entries named loss_*).')
+            cfg = dict(cfg)
+            inputs = list(cfg.pop('inputs', self.DEFAULT_INPUTS))
+            for src in inputs:
+                if src in self.BUILTIN_SOURCES:
+                    continue
+                owner, _, module = src.partition('.')
+                if owner not in hooks or not module:
+                    raise KeyError(
+                        f'distill_losses.{name}.inputs: unknown source '
+                        f'"{src}". Use one of {list(self.BUILTIN_SOURCES)} or '
+                        '"student.<module>" / "teacher.<module>".')
+                hooks[owner].add(module)
+            try:
+                self.distill_losses[name] = registry.build(cfg)
+            except TypeError as exc:
+                raise TypeError(
+                    f'distill_losses.{name} ({cfg.get("type")}): {exc}') \
+                    from exc
+            self.loss_inputs[name] = inputs
+        register_capture_hooks(self.student, sorted(hooks['student']),
+                               self._captured, 'student')
+        self.teacher.register_capture(sorted(hooks['teacher']),
+                                      self._captured)
+
+    def compute_distill_losses(self, sources: Dict[str, Tensor]
+                               ) -> Dict[str, Tensor]:
+        """Call every distillation loss on its inputs from ``sources``."""
+        sources = {**self._captured, **sources}
+        losses = {}
+        for name, loss in self.distill_losses.items():
+            args = [sources[s] for s in self.loss_inputs[name]]
+            losses[name] = loss(*args)
+        self._captured.clear()
+        return losses
+
+    def _apply(self, fn, *args, **kwargs):
+        # Keep the teacher on the student's device and dtype.
+        super()._apply(fn, *args, **kwargs)
+        self.teacher.apply(fn)
+        return self
+
+    def student_state_dict(self) -> dict:
+        """The student's weights alone, as plain mmpretrain/mmdet expect."""
+        return self.student.state_dict()

