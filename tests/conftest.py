@@ -46,6 +46,5 @@ def demo_scenes(tmp_path_factory):
     """A tiny generated demo-scene set shared by the end-to-end tests."""
     from mmrskd.testing import make_demo_scenes
     root = tmp_path_factory.mktemp('demo') / 'scenes'
-    make_demo_scenes(str(root), per_class=10, size=32, seed=0,
-                     classes=('airfield', 'harbour', 'forest'))
+    make_demo_scenes(str(root), per_class=8, size=32, seed=0)
     return str(root)

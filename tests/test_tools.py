@@ -16,7 +16,7 @@ def _opts(data_root, epochs):
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'test_dataloader.num_workers=0', 'model.head.num_classes=3',
+        'test_dataloader.num_workers=0',
         'train_dataloader.batch_size=8', f'train_cfg.max_epochs={epochs}',
         'train_cfg.val_interval=1', f'param_scheduler.T_max={epochs}',
         'default_hooks.logger.interval=1'
@@ -55,8 +55,8 @@ def test_train_one_epoch_then_test_with_out(trained, demo_scenes):
     import pickle
     with open(pred, 'rb') as f:
         preds = pickle.load(f)
-    assert len(preds) == 6  # 3 classes x 10 images, 20 % test
-    assert preds[0]['pred_score'].shape[-1] == 3
+    assert len(preds) == 12  # 6 classes x 8 images, 2 of each for test
+    assert preds[0]['pred_score'].shape[-1] == 6
 
 
 def test_resume_continues_from_last_checkpoint(trained, demo_scenes):

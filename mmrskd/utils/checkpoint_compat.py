@@ -6,6 +6,15 @@ hub's ``HistoryBuffer`` objects and numpy arrays/scalars, so ``--resume``
 fails with "Unsupported global". Instead of turning the safe loader off, this
 allow-lists exactly the classes that mmengine's checkpoints hold; everything
 else keeps being refused.
+
+One thing is not allow-listed: ``HistoryBuffer.__getstate__`` pickles its
+class-level statistics methods (``min``, ``max``, ...) as
+``getattr(HistoryBuffer, 'min')``, and allowing ``builtins.getattr`` would let
+a crafted checkpoint reach any attribute of any allowed object (e.g.
+``ndarray.tofile``). Those methods are registered on the class at import
+(``HistoryBuffer.register_statistics``), so pickling them is redundant: the
+patched ``__getstate__`` leaves them out, and checkpoints written with
+mmrskd imported load safely.
 """
 from typing import List
 
@@ -27,8 +36,18 @@ def mmengine_checkpoint_globals() -> List[object]:
             *dtype_classes]
 
 
+def _history_buffer_getstate(self) -> dict:
+    """``HistoryBuffer`` state without the class-level statistics methods."""
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Register :func:`mmengine_checkpoint_globals` as torch safe globals."""
+    """Register :func:`mmengine_checkpoint_globals` as torch safe globals and
+    stop ``HistoryBuffer`` from pickling bound methods."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch < 2.4 loads everything anyway
         add(mmengine_checkpoint_globals())

@@ -173,6 +173,7 @@ def test_features_captured_from_named_modules(teacher_ckpt):
 def test_mixup_soft_labels(teacher_ckpt):
     student = classifier(18)
     student['train_cfg'] = dict(augments=dict(type='Mixup', alpha=1.0))
+    student['data_preprocessor']['num_classes'] = NUM_CLASSES
     model = ClsDistiller(student=student, teacher=classifier(34),
                          teacher_ckpt=teacher_ckpt, distill_losses=dict(
                              loss_dkd=dict(type='DKDLoss'),

@@ -103,7 +103,10 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
     teacher_logits = teacher_logits.detach()
     target = hard_labels(labels, student_logits.size(1))
     if use_is:
-        scale = scaler(instance_features(teacher_logits, target, t))
+        u = instance_features(teacher_logits, target, t)
+        # the scaler keeps its own dtype (fp32 under AMP, float64 in tests)
+        w = next(scaler.parameters())
+        scale = scaler(u.to(w.dtype)).to(u.dtype)
         log_q, q_t = scale_soft_label(teacher_logits, target, scale, t)
     else:
         log_q = F.log_softmax(teacher_logits / t, dim=1)

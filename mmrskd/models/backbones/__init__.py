@@ -1,0 +1,3 @@
+from .resnet_cifar_deep import ResNetCIFAR
+
+__all__ = ['ResNetCIFAR']
