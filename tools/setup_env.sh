@@ -23,19 +23,24 @@ MMCV_VER=$(pin mmcv)
   echo "setup_env: cannot read the torch/torchvision/mmcv pins from $REQ" >&2; exit 1; }
 
 log() { echo "[setup_env $(date +%H:%M:%S)] $*"; }
+# pip, without the local index's "Location ... is ignored" noise.
+pip_() {
+  "$VPY" -m pip "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }
+  return "${PIPESTATUS[0]}"
+}
 
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating venv $VENV"
   "$PY" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
-"$VPY" -m pip install -q "setuptools>=77,<81" wheel
+pip_ install -q "setuptools>=77,<81" wheel
 
 if ! "$VPY" -c "import torch, torchvision; assert torch.__version__.startswith('$TORCH_VER')" 2>/dev/null; then
   log "installing torch $TORCH_VER / torchvision $TV_VER"
-  "$VPY" -m pip install -q "torch==$TORCH_VER" "torchvision==$TV_VER"
+  pip_ install -q "torch==$TORCH_VER" "torchvision==$TV_VER"
 fi
-"$VPY" -m pip install -q numpy "mmengine==$(pin mmengine)" -r requirements/tests.txt
+pip_ install -q numpy "mmengine==$(pin mmengine)" -r requirements/tests.txt
 
 PYTAG=$("$VPY" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
 WDIR="$CACHE/mmcv-$MMCV_VER-$PYTAG-torch$TORCH_VER"
@@ -47,34 +52,35 @@ if ! mmcv_ok; then
   WHL=$(ls "$WDIR"/mmcv-"$MMCV_VER"-*.whl 2>/dev/null | head -n1 || true)
   if [ -n "$WHL" ]; then
     log "installing cached mmcv wheel $WHL"
-    "$VPY" -m pip install -q --no-deps --force-reinstall "$WHL"
+    pip_ install -q --no-deps --force-reinstall "$WHL"
   fi
   if ! mmcv_ok; then
     log "compiling mmcv $MMCV_VER (about 18 min on 2 cores)"
     SRC=$(mktemp -d)
-    "$VPY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VER" -d "$SRC"
+    pip_ download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VER" -d "$SRC"
     tar -xzf "$SRC"/mmcv-"$MMCV_VER".tar.gz -C "$SRC"
     sed -i 's/-std=c++17/-std=c++20/g' "$SRC/mmcv-$MMCV_VER/setup.py"
     # mmcv's build needs its runtime deps importable.
-    "$VPY" -m pip install -q addict packaging Pillow pyyaml yapf opencv-python-headless ninja
+    pip_ install -q addict packaging Pillow pyyaml yapf opencv-python-headless ninja
     rm -f "$WDIR"/*.whl
-    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$VPY" -m pip wheel -q --no-build-isolation --no-deps \
+    MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} pip_ wheel -q --no-build-isolation --no-deps \
       "$SRC/mmcv-$MMCV_VER" -w "$WDIR"
     rm -rf "$SRC"
-    "$VPY" -m pip install -q --no-deps --force-reinstall "$WDIR"/mmcv-"$MMCV_VER"-*.whl
+    pip_ install -q --no-deps --force-reinstall "$WDIR"/mmcv-"$MMCV_VER"-*.whl
   fi
-  "$VPY" -m pip install -q addict packaging Pillow pyyaml yapf opencv-python-headless
+  pip_ install -q addict packaging Pillow pyyaml yapf opencv-python-headless
   mmcv_ok || { echo "mmcv $MMCV_VER installed but 'from mmcv.ops import nms' fails" >&2; exit 1; }
 fi
 
 log "installing mmpretrain / mmdet"
-"$VPY" -m pip install -q "mmpretrain==$(pin mmpretrain)" "mmdet==$(pin mmdet)"
+pip_ install -q "mmpretrain==$(pin mmpretrain)" "mmdet==$(pin mmdet)"
 log "installing mmrskd (editable)"
-"$VPY" -m pip install -q --no-deps --no-build-isolation -e .
-"$VPY" - <<'PY'
+pip_ install -q --no-deps --no-build-isolation -e .
+"$VPY" - <<'PY' || { echo "setup_env: the stack in $VENV does not import (see the error above); delete $VENV and run again" >&2; exit 1; }
 import torch, mmengine, mmcv, mmpretrain, mmdet
 from mmcv.ops import nms, RoIAlign
+import mmrskd
 print('torch', torch.__version__, 'mmengine', mmengine.__version__, 'mmcv', mmcv.__version__,
-      'mmpretrain', mmpretrain.__version__, 'mmdet', mmdet.__version__)
+      'mmpretrain', mmpretrain.__version__, 'mmdet', mmdet.__version__, 'mmrskd', mmrskd.__version__)
 PY
 log "done"

@@ -207,3 +207,13 @@ def test_finite_for_extreme_logits(loss, c):
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         ISDMLoss(**kwargs)
+
+
+@pytest.mark.parametrize('mode,reaches', [('regulariser', False),
+                                          ('all', True)])
+def test_which_terms_train_the_scaler(mode, reaches):
+    zs, zt, y = _batch(seed=11)
+    loss = ISDMLoss(ent_weight=0.0, scaler_grad=mode)
+    loss(zs.float().requires_grad_(), zt.float(), y).backward()
+    grad = loss.scaler.net[2].bias.grad
+    assert (grad is not None and grad.abs().item() > 0) == reaches

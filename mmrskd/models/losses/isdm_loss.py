@@ -91,13 +91,21 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
               temperature: float = 4.0, margin: str = 'dynamic',
               margin_value: float = 5.0, use_is: bool = True,
               use_dm: bool = True, kd_weight: float = 4.0,
-              ent_weight: float = 0.1) -> Tensor:
+              ent_weight: float = 0.1,
+              scaler_grad: str = 'regulariser') -> Tensor:
     """ISDM distillation terms (the student's CE comes from its head):
 
     ``w_kd * T^2 * mean_i KL(q_i || softmax_T(zs_i - m_i onehot(t)))
     + w_ent * L_ent``, with ``q`` the instance-scaled teacher label (``p``
     when ``use_is`` is off, and then no ``L_ent``) and ``m_i`` the dynamic
     (or fixed) margin (0 when ``use_dm`` is off).
+
+    ``scaler_grad`` says which terms train the scaler: ``'regulariser'``
+    (default) only ``L_ent``, the KL term seeing ``q`` as a fixed target;
+    ``'all'`` both. With ``'all'`` the scaler can lower the KL by moving
+    ``q`` toward the student instead of the student toward ``q``; measured
+    on the demo scenes this collapses ``q_t`` and the student to chance
+    (docs/methods.md).
     """
     t = temperature
     teacher_logits = teacher_logits.detach()
@@ -108,6 +116,9 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
         w = next(scaler.parameters())
         scale = scaler(u.to(w.dtype)).to(u.dtype)
         log_q, q_t = scale_soft_label(teacher_logits, target, scale, t)
+        log_q_reg = log_q
+        if scaler_grad == 'regulariser':
+            log_q = log_q.detach()
     else:
         log_q = F.log_softmax(teacher_logits / t, dim=1)
     if use_dm:
@@ -121,7 +132,7 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
     log_ps = F.log_softmax(student_logits / t, dim=1)
     loss = kd_weight * t * t * kl_rows(log_q, log_ps).mean()
     if use_is and ent_weight:
-        loss = loss + ent_weight * entropy_regulariser(log_q, q_t)
+        loss = loss + ent_weight * entropy_regulariser(log_q_reg, q_t)
     return loss
 
 
@@ -143,12 +154,18 @@ class ISDMLoss(nn.Module):
             "FM", constant ``margin_value``).
         margin_value: ``m0`` (dynamic) or the fixed margin. Defaults to 5.
         scaler_hidden: hidden width of the scaler. Defaults to 16.
+        scaler_grad: ``'regulariser'`` (default): the scaler learns from the
+            entropy regulariser only and the KL term treats the scaled label
+            as a fixed target; ``'all'``: the KL term trains the scaler too
+            (METHODS.md's literal reading, which collapses, see
+            :func:`isdm_loss`).
     """
 
     def __init__(self, temperature: float = 4.0, loss_weight: float = 4.0,
                  ent_weight: float = 0.1, use_is: bool = True,
                  use_dm: bool = True, margin: str = 'dynamic',
-                 margin_value: float = 5.0, scaler_hidden: int = 16):
+                 margin_value: float = 5.0, scaler_hidden: int = 16,
+                 scaler_grad: str = 'regulariser'):
         super().__init__()
         if margin not in ('dynamic', 'fixed'):
             raise ValueError(f"ISDMLoss: margin must be 'dynamic' or "
@@ -156,6 +173,10 @@ class ISDMLoss(nn.Module):
         if temperature <= 0:
             raise ValueError(f'ISDMLoss: temperature must be > 0, got '
                              f'{temperature}.')
+        if scaler_grad not in ('regulariser', 'all'):
+            raise ValueError(f"ISDMLoss: scaler_grad must be 'regulariser' or "
+                             f"'all', got {scaler_grad!r}.")
+        self.scaler_grad = scaler_grad
         self.temperature = temperature
         self.loss_weight = loss_weight
         self.ent_weight = ent_weight
@@ -170,4 +191,4 @@ class ISDMLoss(nn.Module):
         return isdm_loss(student_logits, teacher_logits, labels, self.scaler,
                          self.temperature, self.margin, self.margin_value,
                          self.use_is, self.use_dm, self.loss_weight,
-                         self.ent_weight)
+                         self.ent_weight, self.scaler_grad)
