@@ -1,8 +1,8 @@
-from .rs_scene import (AID, NWPURESISC45, RSOD, RSSCN7, CorruptImageError,
+from .rs_scene import (AID, NWPURESISC45, RSOD, RSSCN7, CorruptImageError, DOTACls,
                        RSSceneDataset, UCMerced)
 from .split import normalize_class_name, stratified_split
 
 __all__ = [
-    'RSSceneDataset', 'NWPURESISC45', 'AID', 'UCMerced', 'RSSCN7', 'RSOD',
+    'RSSceneDataset', 'NWPURESISC45', 'AID', 'UCMerced', 'RSSCN7', 'RSOD', 'DOTACls',
     'CorruptImageError', 'stratified_split', 'normalize_class_name'
 ]

@@ -43,6 +43,10 @@ class RSSceneDataset(BaseDataset):
             that cannot be decoded when it is loaded; ``'skip'`` decodes every
             image once at start-up and drops the broken ones with a warning.
         extensions: image file extensions to collect.
+        allow_missing_classes: a class of ``METAINFO`` without a folder
+            keeps its label index and gets no image (with a warning)
+            instead of being an error; for subsets such as a DOTA crop set
+            of a few images.
         **kwargs: other arguments of mmpretrain's ``BaseDataset``
             (``pipeline``, ``indices``, ``lazy_init``...).
     """
@@ -60,6 +64,7 @@ class RSSceneDataset(BaseDataset):
                  ann_file: str = '',
                  on_corrupt: str = 'error',
                  extensions: Sequence[str] = IMG_EXTENSIONS,
+                 allow_missing_classes: bool = False,
                  pipeline: Sequence = (),
                  **kwargs):
         if split not in ('train', 'test'):
@@ -77,6 +82,7 @@ class RSSceneDataset(BaseDataset):
         self.split_seed = split_seed
         self.on_corrupt = on_corrupt
         self.extensions = tuple(extensions)
+        self.allow_missing_classes = allow_missing_classes
         kwargs.setdefault('test_mode', split == 'test')
         super().__init__(
             ann_file=ann_file, data_root=data_root, pipeline=pipeline,
@@ -94,16 +100,24 @@ class RSSceneDataset(BaseDataset):
             raise FileNotFoundError(
                 f'No class folders under "{self.data_root}". Expected '
                 '"<data_root>/<class_name>/<image files>".')
+        official = self._official_classes()
         mapping = match_folders_to_classes(
-            list(folders), self._official_classes(), self.data_root,
-            self.FOLDER_ALIASES)
+            list(folders), official, self.data_root, self.FOLDER_ALIASES,
+            self.allow_missing_classes)
+        if official and len(mapping) < len(official):
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: no folder under "{self.data_root}" '
+                f'for {[c for c in official if c not in mapping]}; these '
+                'classes get no image.')
         empty = [mapping[c] for c in mapping if not folders[mapping[c]]]
         if empty:
             raise ValueError(
                 f'Class folder(s) {empty} under "{self.data_root}" hold no '
                 f'image with extension {list(self.extensions)}.')
         self._folder_of = mapping
-        return {c: folders[f] for c, f in mapping.items()}
+        classes = official or list(mapping)
+        return {c: folders[mapping[c]] if c in mapping else []
+                for c in classes}
 
     def _samples_from_ann_file(self, classes: Sequence[str]):
         index = {normalize_class_name(c): i for i, c in enumerate(classes)}
@@ -148,7 +162,8 @@ class RSSceneDataset(BaseDataset):
                                            self.split_seed)
             part = train if self.split == 'train' else test
             samples = [(osp.join(self.data_root, self._folder_of[c], f), i)
-                       for i, c in enumerate(classes) for f in part[c]]
+                       for i, c in enumerate(classes)
+                       for f in part.get(c, ())]
         if self.on_corrupt == 'skip':
             samples = self._drop_corrupt(samples)
         return [dict(img_path=p, gt_label=int(label)) for p, label in samples]
@@ -244,6 +259,20 @@ class RSSCN7(RSSceneDataset):
         'aGrass': 'grass', 'bField': 'field', 'cIndustry': 'industry',
         'dRiverLake': 'river_lake', 'eForest': 'forest',
         'fResident': 'resident', 'gParking': 'parking'}
+
+
+@DATASETS.register_module()
+class DOTACls(RSSceneDataset):
+    """DOTA-v1.0 objects as a 15-class classification set.
+
+    Made by ``tools/dataset_converters/dota_to_cls.py`` (one folder per
+    class of object crops), as in the DFT paper (Ma et al., GRSL 2026).
+    """
+    METAINFO = dict(classes=(
+        'plane', 'baseball-diamond', 'bridge', 'ground-track-field',
+        'small-vehicle', 'large-vehicle', 'ship', 'tennis-court',
+        'basketball-court', 'storage-tank', 'soccer-ball-field',
+        'roundabout', 'harbor', 'swimming-pool', 'helicopter'))
 
 
 @DATASETS.register_module()

@@ -105,7 +105,8 @@ def match_folders_to_classes(
         folders: Sequence[str],
         classes: Optional[Sequence[str]],
         data_root: str,
-        aliases: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        aliases: Optional[Dict[str, str]] = None,
+        allow_missing: bool = False) -> Dict[str, str]:
     """Match folder names to official class names.
 
     Args:
@@ -116,6 +117,8 @@ def match_folders_to_classes(
         aliases: extra normalised folder name -> class name entries for
             datasets whose folders do not carry the class name (RSSCN7 ships
             ``aGrass`` for ``grass``).
+        allow_missing: a class without folder is left out of the mapping
+            instead of being an error.
 
     Returns:
         class name -> folder name, in the order of ``classes``.
@@ -144,8 +147,8 @@ def match_folders_to_classes(
             'ignoring case, spaces, underscores and hyphens; remove the '
             'folder or use the generic RSSceneDataset.')
     missing = [c for c in classes if c not in mapping]
-    if missing:
+    if missing and not allow_missing:
         raise ValueError(
             f'No folder under "{data_root}" for class(es) {missing}. Expected '
             'one sub-folder per class ("<data_root>/<class_name>/<images>").')
-    return {c: mapping[c] for c in classes}
+    return {c: mapping[c] for c in classes if c in mapping}
