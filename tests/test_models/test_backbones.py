@@ -36,3 +36,33 @@ def test_resnet_cifar_bad_depth():
         torch.zeros(1, 3, 32, 32))
     assert [o.shape[1:] for o in outs] == [(16, 32, 32), (32, 16, 16),
                                            (64, 8, 8)]
+
+
+@pytest.mark.parametrize('arch,millions', [
+    ('regnetx_032', 10.51), ('regnetx_040', 15.73), ('regnetx_064', 17.99),
+    ('regnetx_080', 24.59), ('regnetx_160', 32.38)])
+def test_g_ghost_regnet_params_match_official(arch, millions):
+    # Official counts (IJCV 2022 release) with a 1000-class head.
+    init_default_scope('mmpretrain')
+    width = {'regnetx_032': 1008, 'regnetx_040': 1360, 'regnetx_064': 1624,
+             'regnetx_080': 1920, 'regnetx_160': 2048}[arch]
+    model = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='GGhostRegNet', arch=arch),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=1000, in_channels=width)))
+    assert _params(model) / 1e6 == pytest.approx(millions, rel=0.01)
+
+
+def test_g_ghost_stage_shapes_and_gradients():
+    from mmrskd.models import GGhostRegNet
+    net = GGhostRegNet('regnetx_032', out_indices=(0, 1, 2, 3))
+    outs = net(torch.randn(2, 3, 64, 64))
+    assert [tuple(o.shape[1:]) for o in outs] == [
+        (96, 16, 16), (192, 8, 8), (432, 4, 4), (1008, 2, 2)]
+    outs[-1].mean().backward()
+    stage = net.stages[2]
+    assert stage.raw + stage.cheap[0].in_channels == 432
+    assert stage.mix[1].weight.grad.abs().sum() > 0
+    with pytest.raises(KeyError, match='unknown arch'):
+        GGhostRegNet('regnetx_999')

@@ -98,7 +98,9 @@ def count_classes(model: nn.Module) -> Optional[int]:
         n = getattr(head, 'num_classes', None)
         if isinstance(n, int):
             return n
-    return None
+    # classifiers inside the backbone (mmpretrain's VGG)
+    n = getattr(getattr(model, 'backbone', None), 'num_classes', None)
+    return n if isinstance(n, int) and n > 0 else None
 
 
 class Teacher:
