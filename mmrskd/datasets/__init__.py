@@ -6,3 +6,8 @@ __all__ = [
     'RSSceneDataset', 'NWPURESISC45', 'AID', 'UCMerced', 'RSSCN7', 'RSOD', 'DOTACls',
     'CorruptImageError', 'stratified_split', 'normalize_class_name'
 ]
+
+from .dota import DOTADataset  # noqa: E402
+from .nwpu_vhr10 import NWPUVHR10Dataset  # noqa: E402
+
+__all__ += ['DOTADataset', 'NWPUVHR10Dataset']
