@@ -1,0 +1,154 @@
+"""``DynamicDetDistiller``: dynamic knowledge distillation of mmdet
+detectors (TGRS, article 5613819) - GD on every FPN level, ISD and TSA."""
+import contextlib
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from mmdet.models.dense_heads import AnchorHead
+from mmdet.registry import MODELS
+from mmengine.logging import MessageHub
+from torch import Tensor
+
+from ..distillers.base_distiller import BaseDistiller
+from ..distillers.teacher import count_classes
+from .anchor_head_adapter import anchor_head_losses
+from .dynamic_kd import gd_level_loss, level_strides
+
+
+@contextlib.contextmanager
+def reuse_features(detector: nn.Module, feats):
+    """Make ``detector.extract_feat`` return ``feats`` (already computed for
+    distillation) inside the block, so its own ``loss`` does not run the
+    backbone twice."""
+    detector.extract_feat = lambda *_args, **_kwargs: feats
+    try:
+        yield
+    finally:
+        del detector.extract_feat
+
+
+def training_progress() -> float:
+    """iter / max_iters of the running loop (1.0 outside one)."""
+    hub = MessageHub.get_current_instance()
+    it, total = hub.get_info('iter', None), hub.get_info('max_iters', None)
+    if it is None or not total:
+        return 1.0
+    return min(max(it / total, 0.0), 1.0)
+
+
+@MODELS.register_module()
+class DynamicDetDistiller(BaseDistiller):
+    """Distil a frozen mmdet detector into a student detector.
+
+    ``L = L_det(student, with TSA) + w_gd * L_GD + w_isd * L_ISD``; each part
+    is switched off by setting its config to None (ablations).
+
+    Args:
+        student: the student detector config (with an FPN-like neck).
+        teacher / teacher_cfg / teacher_ckpt: as :class:`ClsDistiller`.
+        gd: GD settings (``k_fg`` 0.5, ``k_bg`` 0.1, ``w_fg``, ``w_bg``,
+            ``tau`` 0.5, ``loss_weight`` 1) or None.
+        isd: ISD settings (``tau_w`` 1, ``loss_weight`` 1) or None.
+        tsa: TSA settings (``gamma_max`` 1, ``eta`` 1) or None.
+        distill_losses: extra losses wired as in :class:`BaseDistiller`
+            (sources ``student.<module>``, ``teacher.<module>``).
+
+    ISD and TSA need the per-anchor losses of the head: implemented for
+    anchor-based dense heads (RetinaNet); other heads get GD only and are
+    refused with ISD/TSA until their adapters exist.
+    """
+
+    BUILTIN_SOURCES = ()
+    DEFAULT_INPUTS = ()
+
+    def __init__(self, student: dict, teacher: Optional[dict] = None,
+                 teacher_cfg: Optional[str] = None,
+                 teacher_ckpt: Optional[str] = None,
+                 gd: Optional[dict] = dict(),
+                 isd: Optional[dict] = dict(),
+                 tsa: Optional[dict] = dict(),
+                 distill_losses: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        student = dict(student)
+        if data_preprocessor is not None:
+            student.setdefault('data_preprocessor', data_preprocessor)
+        student_model = MODELS.build(student)
+        super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
+                         distill_losses, MODELS,
+                         count_classes(student_model),
+                         data_preprocessor=student_model.data_preprocessor,
+                         init_cfg=init_cfg)
+        self.gd = None if gd is None else dict(gd)
+        self.isd = None if isd is None else dict(isd)
+        self.tsa = None if tsa is None else dict(tsa)
+        head = getattr(student_model, 'bbox_head', None)
+        self._anchor_head = isinstance(head, AnchorHead)
+        if (self.isd is not None or self.tsa is not None) and \
+                not self._anchor_head:
+            raise NotImplementedError(
+                f'ISD and TSA are implemented for anchor-based dense heads '
+                f'(RetinaNet); this student has '
+                f'{type(head or student_model).__name__}. Set isd=None and '
+                'tsa=None to distil it with GD only.')
+        self.gd_connectors = nn.ModuleList()
+        if self.gd is not None:
+            s_neck = getattr(student_model, 'neck', None)
+            t_neck = getattr(self.teacher.model, 'neck', None)
+            if s_neck is None or t_neck is None:
+                raise ValueError('GD needs an FPN neck in the student and '
+                                 'the teacher.')
+            levels = getattr(s_neck, 'num_outs', None)
+            if levels != getattr(t_neck, 'num_outs', None):
+                raise ValueError(
+                    f'Student and teacher necks have {levels} and '
+                    f'{getattr(t_neck, "num_outs", None)} levels: GD pairs '
+                    'them level by level.')
+            for _ in range(levels):
+                self.gd_connectors.append(nn.Conv2d(
+                    s_neck.out_channels, t_neck.out_channels, 1))
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return self.student(inputs, data_samples, mode=mode)
+
+    def predict(self, inputs, data_samples, **kwargs):
+        return self.student.predict(inputs, data_samples, **kwargs)
+
+    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+        student = self.student
+        feats = student.extract_feat(inputs)
+        t_feats = self.teacher('extract_feat', inputs)
+        losses: Dict[str, Tensor] = {}
+        if self._anchor_head and (self.isd is not None or
+                                  self.tsa is not None):
+            cls_s, reg_s = student.bbox_head(feats)
+            cls_t = reg_t = None
+            if self.isd is not None:
+                cls_t, reg_t = self.teacher(
+                    lambda m, f: m.bbox_head(f), t_feats)
+            losses.update(anchor_head_losses(
+                student.bbox_head, cls_s, reg_s, data_samples, cls_t, reg_t,
+                self.isd, self.tsa, training_progress()))
+        else:
+            with reuse_features(student, feats):
+                losses.update(student.loss(inputs, data_samples))
+        if self.gd is not None:
+            losses['loss_gd'] = self._gd_loss(feats, t_feats, data_samples)
+        losses.update(self.compute_distill_losses({}))
+        return losses
+
+    def _gd_loss(self, feats, t_feats, data_samples) -> Tensor:
+        cfg = dict(self.gd)
+        weight = cfg.pop('loss_weight', 1.0)
+        boxes: List[Tensor] = [s.gt_instances.bboxes for s in data_samples]
+        boxes = [getattr(b, 'tensor', b) for b in boxes]
+        shape = data_samples[0].metainfo['batch_input_shape']
+        strides = level_strides(shape, feats)
+        total = feats[0].new_zeros(())
+        for conn, fs, ft, stride in zip(self.gd_connectors, feats, t_feats,
+                                        strides):
+            total = total + gd_level_loss(conn(fs), ft, boxes, stride, **cfg)
+        return weight * total

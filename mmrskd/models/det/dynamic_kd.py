@@ -1,0 +1,139 @@
+"""Dynamic knowledge distillation for detectors (TGRS, article 5613819):
+global distillation on valuable regions (GD), dynamic instance selection
+(ISD) and a training-status-aware regression loss (TSA).
+
+The paper gives no closed forms; the functions below are mmrskd's reading
+of its text (docs/methods.md, METHODS.md section 3). Each is pure torch.
+"""
+import math
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def normalize_map(x: Tensor, eps: float = 1e-5) -> Tensor:
+    """Zero mean, unit variance over (C, H, W) of each sample."""
+    flat = x.flatten(1)
+    mean = flat.mean(1, keepdim=True)
+    std = flat.std(1, unbiased=False, keepdim=True)
+    return ((flat - mean) / (std + eps)).view_as(x)
+
+
+def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
+    """``Att = HW * softmax_{h,w}(mean_c |Ft| / tau)``, shape (N, H, W);
+    its mean over positions is 1."""
+    n, _, h, w = teacher_feat.shape
+    logits = teacher_feat.abs().mean(1).flatten(1) / tau
+    return (h * w * F.softmax(logits, dim=1)).view(n, h, w)
+
+
+def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
+             stride: float) -> Tensor:
+    """(N, H, W) bool: positions whose cell centre lies inside a box."""
+    h, w = size
+    device = boxes[0].device if len(boxes) else 'cpu'
+    ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * stride
+    xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * stride
+    masks = []
+    for b in boxes:
+        if b.numel() == 0:
+            masks.append(torch.zeros(h, w, dtype=torch.bool, device=device))
+            continue
+        b = b.float()
+        inside_x = (xs[None, :] >= b[:, 0:1]) & (xs[None, :] <= b[:, 2:3])
+        inside_y = (ys[None, :] >= b[:, 1:2]) & (ys[None, :] <= b[:, 3:4])
+        masks.append((inside_y[:, :, None] & inside_x[:, None, :]).any(0))
+    return torch.stack(masks)
+
+
+def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
+                                                                   Tensor]:
+    """Mean of the top ``ceil(ratio * n)`` values among the ``n`` positions
+    of ``mask`` (per sample, then averaged over samples that have any).
+
+    Returns ``(mean, selected)`` with ``selected`` the (N, H*W) bool mask of
+    the chosen positions.
+    """
+    flat = values.flatten(1)
+    m = mask.flatten(1)
+    selected = torch.zeros_like(m)
+    total, count = flat.new_zeros(()), 0
+    for i in range(flat.size(0)):
+        n = int(m[i].sum())
+        k = int(math.ceil(ratio * n))
+        if k == 0:
+            continue
+        masked = flat[i].masked_fill(~m[i], float('-inf'))
+        idx = masked.topk(k).indices
+        selected[i, idx] = True
+        total = total + flat[i, idx].mean()
+        count += 1
+    return (total / count if count else total), selected
+
+
+def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,
+                  gt_boxes: Sequence[Tensor], stride: float,
+                  k_fg: float = 0.5, k_bg: float = 0.1, w_fg: float = 1.0,
+                  w_bg: float = 1.0, tau: float = 0.5) -> Tensor:
+    """GD on one FPN level (student map already aligned to the teacher's).
+
+    ``D = mean_c (norm(Ft) - norm(A(Fs)))^2`` per position, weighted by the
+    teacher attention; the top ``k_fg`` share of the weighted positions
+    inside ground-truth boxes and the top ``k_bg`` share outside them are
+    selected at every call (the "valuable regions", dynamic because they
+    follow the student), and
+    ``L = w_fg * mean_{fg sel} Att*D + w_bg * mean_{bg sel} Att*D``.
+    """
+    teacher_feat = teacher_feat.detach()
+    d = ((normalize_map(teacher_feat) - normalize_map(student_feat))**2
+         ).mean(1)
+    weighted = teacher_attention(teacher_feat, tau) * d
+    fg = box_mask(gt_boxes, tuple(d.shape[1:]), stride)
+    loss_fg, _ = topk_mean(weighted, fg, k_fg)
+    loss_bg, _ = topk_mean(weighted, ~fg, k_bg)
+    return w_fg * loss_fg + w_bg * loss_bg
+
+
+def isd_weights(student_inst_loss: Tensor, teacher_inst_loss: Tensor,
+                tau_w: float = 1.0) -> Tensor:
+    """``w_k = sigmoid((l_k^S - l_k^T) / tau_w)``: near 1 where the teacher
+    is much better on instance k, near 0 where it is worse (outliers that
+    should not be inherited). Detached."""
+    return torch.sigmoid((student_inst_loss - teacher_inst_loss).detach() /
+                         tau_w)
+
+
+def tsa_weights(boxes: Tensor, ious: Tensor, progress: float,
+                gamma_max: float = 1.0, eta: float = 1.0) -> Tensor:
+    """``1 + gamma(progress) * (a_k + s_k) * (1 - IoU_k)^eta`` per box.
+
+    ``a_k``: ``log(max(w/h, h/w))`` normalised by its batch max (elongated
+    boxes), ``s_k = 1 - sqrt(area_k) / sqrt(max area)`` (small boxes),
+    ``gamma`` ramps linearly from 0 to ``gamma_max`` over the first half of
+    training (``progress`` in [0, 1]). Detached.
+    """
+    boxes = boxes.detach().float()
+    w = (boxes[:, 2] - boxes[:, 0]).clamp(min=1e-6)
+    h = (boxes[:, 3] - boxes[:, 1]).clamp(min=1e-6)
+    aspect = torch.log(torch.maximum(w / h, h / w))
+    a = aspect / aspect.max().clamp(min=1e-6)
+    root = torch.sqrt(w * h)
+    s = 1 - root / root.max().clamp(min=1e-6)
+    gamma = gamma_max * min(max(progress, 0.0) / 0.5, 1.0)
+    return 1 + gamma * (a + s) * (1 - ious.detach().clamp(0, 1))**eta
+
+
+def group_mean(values: Tensor, groups: Tensor, num_groups: int) -> Tensor:
+    """Mean of ``values`` per group id (0..num_groups-1); 0 for empty."""
+    out = values.new_zeros(num_groups).index_add(0, groups, values)
+    cnt = values.new_zeros(num_groups).index_add(
+        0, groups, torch.ones_like(values))
+    return out / cnt.clamp(min=1)
+
+
+def level_strides(image_size: Tuple[int, int],
+                  feats: Sequence[Tensor]) -> List[float]:
+    """Stride of each level from the padded input size."""
+    return [image_size[0] / f.shape[-2] for f in feats]

@@ -1,0 +1,178 @@
+"""Dynamic detection distillation: GD selection, ISD and TSA weights, the
+RetinaNet per-anchor loss identity, and one real training step of each
+detector family with distillation."""
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+import mmrskd  # noqa: F401
+from mmrskd.models.det import (DynamicDetDistiller, gd_level_loss,
+                               isd_weights, topk_mean, tsa_weights)
+from mmrskd.models.det.anchor_head_adapter import anchor_head_losses
+from mmrskd.models.det.dynamic_kd import box_mask
+
+
+@pytest.fixture(autouse=True)
+def _scope():
+    init_default_scope('mmdet')
+
+
+# ------------------------------------------------------------ pure parts
+def test_topk_selects_exactly_top_share_inside_and_outside():
+    values = torch.arange(16.).view(1, 4, 4)
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, :2, :2] = True          # positions 0, 1, 4, 5
+    mean, sel = topk_mean(values, mask, 0.5)
+    assert sel[0].nonzero().flatten().tolist() == [4, 5]
+    assert mean.item() == pytest.approx(4.5)
+    mean, sel = topk_mean(values, ~mask, 0.1)   # 12 outside -> ceil(1.2)=2
+    assert sel[0].nonzero().flatten().tolist() == [14, 15]
+    assert mean.item() == pytest.approx(14.5)
+
+
+def test_box_mask_by_cell_centres():
+    m = box_mask([torch.tensor([[0., 0., 16., 8.]])], (4, 4), 8.0)
+    assert m[0].int().tolist() == [[1, 1, 0, 0], [0, 0, 0, 0],
+                                   [0, 0, 0, 0], [0, 0, 0, 0]]
+
+
+def test_gd_level_loss_matches_manual_selection():
+    g = torch.Generator().manual_seed(0)
+    fs = torch.randn(1, 4, 4, 4, generator=g, requires_grad=True)
+    ft = torch.randn(1, 4, 4, 4, generator=g)
+    boxes = [torch.tensor([[0., 0., 16., 16.]])]     # 2x2 cells at stride 8
+    loss = gd_level_loss(fs, ft, boxes, 8.0, k_fg=0.5, k_bg=0.1)
+    norm = lambda x: (x - x.mean()) / (x.std(unbiased=False) + 1e-5)  # noqa
+    d = ((norm(ft) - norm(fs))**2).mean(1)[0].flatten()
+    att = 16 * torch.softmax(ft.abs().mean(1).flatten() / 0.5, 0)
+    w = (att * d).detach()
+    fg = torch.tensor([0, 1, 4, 5])
+    bg = torch.tensor([i for i in range(16) if i not in fg.tolist()])
+    ref = w[fg].topk(2).values.mean() + w[bg].topk(2).values.mean()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    loss.backward()
+    assert fs.grad.abs().sum() > 0
+
+
+def test_isd_weight_rises_as_teacher_beats_student():
+    l_s = torch.tensor([1.0, 1.0, 1.0])
+    l_t = torch.tensor([2.0, 1.0, 0.1])
+    w = isd_weights(l_s, l_t)
+    assert w[0] < 0.5 < w[2]
+    assert w[1].item() == pytest.approx(0.5)
+    assert w[0].item() == pytest.approx(1 / (1 + torch.e))  # sigmoid(-1)
+
+
+def test_tsa_weight_grows_with_aspect_smallness_and_progress():
+    boxes = torch.tensor([[0., 0., 100., 100.],   # big, square
+                          [0., 0., 100., 10.],    # elongated
+                          [0., 0., 10., 10.]])    # small
+    ious = torch.full((3, ), 0.5)
+    w = tsa_weights(boxes, ious, progress=0.5)
+    assert w[0] == pytest.approx(1.0)
+    assert w[1] > w[0] and w[2] > w[0]
+    ramp = [tsa_weights(boxes, ious, p)[1].item() for p in (0, 0.1, 0.25,
+                                                            0.5, 0.9)]
+    assert ramp[0] == 1.0 and ramp[1] < ramp[2] < ramp[3] == ramp[4]
+    assert tsa_weights(boxes, torch.ones(3), 0.5).tolist() == [1, 1, 1]
+
+
+# --------------------------------------------------------- detectors
+def _model(path, classes=3):
+    import os.path as osp
+
+    import mmdet
+    cfg = Config.fromfile(osp.join(mmdet.__path__[0], '.mim', 'configs',
+                                   path)).model
+    if 'roi_head' in cfg:
+        cfg.roi_head.bbox_head.num_classes = classes
+    else:
+        cfg.bbox_head.num_classes = classes
+    cfg.backbone.init_cfg = None
+    return cfg
+
+
+def _r18(cfg):
+    cfg = copy.deepcopy(cfg)
+    cfg.backbone.depth = 18
+    cfg.neck.in_channels = [64, 128, 256, 512]
+    return cfg
+
+
+def _batch(n=2, size=128):
+    g = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 255, (3, size, size), generator=g,
+                            dtype=torch.uint8) for _ in range(n)]
+    samples = []
+    for i in range(n):
+        s = DetDataSample(metainfo=dict(img_shape=(size, size),
+                                        ori_shape=(size, size),
+                                        scale_factor=(1., 1.)))
+        s.gt_instances = InstanceData(
+            bboxes=torch.tensor([[10., 10., 60., 30.], [70., 64., 100., 120.]
+                                 ]) + i, labels=torch.tensor([0, 2]))
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_anchor_head_losses_equal_head_loss_without_isd_tsa():
+    student = MODELS.build(_r18(_model('retinanet/retinanet_r50_fpn_1x_coco.py')))
+    data = student.data_preprocessor(_batch(), True)
+    feats = student.extract_feat(data['inputs'])
+    cls, reg = student.bbox_head(feats)
+    ours = anchor_head_losses(student.bbox_head, cls, reg,
+                              data['data_samples'])
+    gts = [s.gt_instances for s in data['data_samples']]
+    metas = [s.metainfo for s in data['data_samples']]
+    ref = student.bbox_head.loss_by_feat(cls, reg, gts, metas)
+    assert ours['loss_cls'].item() == pytest.approx(
+        sum(ref['loss_cls']).item(), rel=1e-5)
+    assert ours['loss_bbox'].item() == pytest.approx(
+        sum(ref['loss_bbox']).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize('path,isd_tsa', [
+    ('retinanet/retinanet_r50_fpn_1x_coco.py', True),
+    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', False),
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', False),
+])
+def test_one_distillation_step_per_family(path, isd_tsa):
+    teacher = _model(path)
+    model = DynamicDetDistiller(
+        student=_r18(teacher), teacher=teacher, teacher_ckpt=None,
+        isd=dict() if isd_tsa else None, tsa=dict() if isd_tsa else None)
+    model.train()
+    before = copy.deepcopy(model.teacher.model.state_dict())
+    data = model.data_preprocessor(_batch(), True)
+    losses = model(**data, mode='loss')
+    assert 'loss_gd' in losses
+    if isd_tsa:
+        assert {'loss_cls', 'loss_bbox', 'loss_isd'} <= set(losses)
+    total = sum(v if torch.is_tensor(v) else sum(v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    opt.zero_grad()
+    total.backward()
+    opt.step()
+    assert model.gd_connectors[0].weight.grad is not None
+    after = model.teacher.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not any('teacher' in k for k in model.state_dict())
+    model.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(_batch(), False),
+                      mode='predict')
+    assert len(preds) == 2 and 'bboxes' in preds[0].pred_instances
+
+
+def test_isd_tsa_refused_for_other_heads():
+    teacher = _model('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py')
+    with pytest.raises(NotImplementedError, match='Set isd=None'):
+        DynamicDetDistiller(student=_r18(teacher), teacher=teacher)
