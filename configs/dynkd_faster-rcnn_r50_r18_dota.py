@@ -1,0 +1,15 @@
+# Dynamic knowledge distillation (TGRS 5613819), Faster R-CNN (two-stage), R50-FPN ->
+# R18-FPN on DOTA-v1.0 (1024 px patches): GD on every FPN level.
+# Teacher: python tools/train.py configs/faster-rcnn_r50_fpn_dota.py
+_base_ = ['./faster-rcnn_r18_fpn_dota.py']
+model = dict(
+    _delete_=True,
+    type='DynamicDetDistiller',
+    student={{_base_.model}},
+    teacher_cfg='{{fileDirname}}/faster-rcnn_r50_fpn_dota.py',
+    teacher_ckpt='work_dirs/faster-rcnn_r50_fpn_dota/epoch_12.pth',
+    gd=dict(k_fg=0.5, k_bg=0.1, w_fg=1.0, w_bg=1.0, tau=0.5, loss_weight=1.0),
+    # ISD/TSA adapters exist for anchor-based dense heads only so far
+    isd=None,
+    tsa=None)
+custom_hooks = [dict(type='ExportStudentHook')]

@@ -1,0 +1,14 @@
+# RetinaNet (single-stage) R18-FPN on NWPU VHR-10: the student alone (baseline).
+# Backbones start from scratch (nothing is downloaded); for ImageNet weights
+# set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
+_base_ = [
+    'mmdet::_base_/models/retinanet_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py', '_base_/det_plugin.py'
+]
+model = dict(
+    backbone=dict(depth=18, init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512]),
+    bbox_head=dict(num_classes={{_base_.num_classes}}))
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+auto_scale_lr = dict(enable=False, base_batch_size=16)
