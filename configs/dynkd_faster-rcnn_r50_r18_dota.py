@@ -9,7 +9,7 @@ model = dict(
     teacher_cfg='{{fileDirname}}/faster-rcnn_r50_fpn_dota.py',
     teacher_ckpt='work_dirs/faster-rcnn_r50_fpn_dota/epoch_12.pth',
     gd=dict(k_fg=0.5, k_bg=0.1, w_fg=1.0, w_bg=1.0, tau=0.5, loss_weight=1.0),
-    # ISD/TSA adapters exist for anchor-based dense heads only so far
+    # ISD/TSA need an adapter for the two-stage RoI head (not yet): GD only
     isd=None,
     tsa=None)
 custom_hooks = [dict(type='ExportStudentHook')]

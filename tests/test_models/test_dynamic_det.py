@@ -15,6 +15,7 @@ import mmrskd  # noqa: F401
 from mmrskd.models.det import (DynamicDetDistiller, gd_level_loss,
                                isd_weights, topk_mean, tsa_weights)
 from mmrskd.models.det.anchor_head_adapter import anchor_head_losses
+from mmrskd.models.det.fcos_head_adapter import fcos_head_losses
 from mmrskd.models.det.dynamic_kd import box_mask
 
 
@@ -139,7 +140,7 @@ def test_anchor_head_losses_equal_head_loss_without_isd_tsa():
 
 @pytest.mark.parametrize('path,isd_tsa', [
     ('retinanet/retinanet_r50_fpn_1x_coco.py', True),
-    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', False),
+    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', True),
     ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', False),
 ])
 def test_one_distillation_step_per_family(path, isd_tsa):
@@ -172,7 +173,37 @@ def test_one_distillation_step_per_family(path, isd_tsa):
     assert len(preds) == 2 and 'bboxes' in preds[0].pred_instances
 
 
-def test_isd_tsa_refused_for_other_heads():
+def test_fcos_losses_equal_head_loss_without_isd_tsa():
+    student = MODELS.build(_r18(_model(
+        'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py')))
+    data = student.data_preprocessor(_batch(), True)
+    outs = student.bbox_head(student.extract_feat(data['inputs']))
+    ours = fcos_head_losses(student.bbox_head, outs, data['data_samples'])
+    gts = [s.gt_instances for s in data['data_samples']]
+    metas = [s.metainfo for s in data['data_samples']]
+    ref = student.bbox_head.loss_by_feat(*outs, gts, metas)
+    for key in ('loss_cls', 'loss_bbox', 'loss_centerness'):
+        assert ours[key].item() == pytest.approx(ref[key].item(), rel=1e-5)
+
+
+def test_isd_imitation_zero_for_identical_teacher_positive_otherwise():
     teacher = _model('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py')
+    student = MODELS.build(_r18(teacher))
+    data = student.data_preprocessor(_batch(), True)
+    outs = student.bbox_head(student.extract_feat(data['inputs']))
+    good = tuple([o.detach().clone() for o in lvl] for lvl in outs)
+    bad = tuple([o.detach().clone() for o in lvl] for lvl in outs)
+    for m in bad[0]:
+        m += 5.0   # confident false positives everywhere: a worse teacher
+    low = fcos_head_losses(student.bbox_head, outs, data['data_samples'],
+                           bad, isd=dict())['loss_isd']
+    near = fcos_head_losses(student.bbox_head, outs, data['data_samples'],
+                            good, isd=dict())['loss_isd']
+    assert near.item() == pytest.approx(0.0, abs=1e-5)  # identical outputs
+    assert low.item() > 0
+
+
+def test_isd_tsa_refused_for_other_heads():
+    teacher = _model('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     with pytest.raises(NotImplementedError, match='Set isd=None'):
         DynamicDetDistiller(student=_r18(teacher), teacher=teacher)

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmdet.models.dense_heads import AnchorHead
+from mmdet.models.dense_heads import AnchorHead, FCOSHead
 from mmdet.registry import MODELS
 from mmengine.logging import MessageHub
 from torch import Tensor
@@ -13,6 +13,7 @@ from torch import Tensor
 from ..distillers.base_distiller import BaseDistiller
 from ..distillers.teacher import count_classes
 from .anchor_head_adapter import anchor_head_losses
+from .fcos_head_adapter import fcos_head_losses
 from .dynamic_kd import gd_level_loss, level_strides
 
 
@@ -26,6 +27,16 @@ def reuse_features(detector: nn.Module, feats):
         yield
     finally:
         del detector.extract_feat
+
+
+def head_kind(detector: nn.Module) -> Optional[str]:
+    """Which per-instance loss adapter fits the detector's head."""
+    head = getattr(detector, 'bbox_head', None)
+    if isinstance(head, FCOSHead):
+        return 'fcos'
+    if isinstance(head, AnchorHead):
+        return 'anchor'
+    return None
 
 
 def training_progress() -> float:
@@ -54,9 +65,10 @@ class DynamicDetDistiller(BaseDistiller):
         distill_losses: extra losses wired as in :class:`BaseDistiller`
             (sources ``student.<module>``, ``teacher.<module>``).
 
-    ISD and TSA need the per-anchor losses of the head: implemented for
-    anchor-based dense heads (RetinaNet); other heads get GD only and are
-    refused with ISD/TSA until their adapters exist.
+    ISD and TSA need per-positive losses from the head's own assigner:
+    implemented for anchor-based dense heads (RetinaNet) and FCOS; other
+    heads (the two-stage RoI head) get GD only and are refused with
+    ISD/TSA until their adapter exists.
     """
 
     BUILTIN_SOURCES = ()
@@ -83,15 +95,15 @@ class DynamicDetDistiller(BaseDistiller):
         self.gd = None if gd is None else dict(gd)
         self.isd = None if isd is None else dict(isd)
         self.tsa = None if tsa is None else dict(tsa)
-        head = getattr(student_model, 'bbox_head', None)
-        self._anchor_head = isinstance(head, AnchorHead)
+        self._head_kind = head_kind(student_model)
         if (self.isd is not None or self.tsa is not None) and \
-                not self._anchor_head:
+                self._head_kind is None:
+            head = getattr(student_model, 'bbox_head', student_model)
             raise NotImplementedError(
                 f'ISD and TSA are implemented for anchor-based dense heads '
-                f'(RetinaNet); this student has '
-                f'{type(head or student_model).__name__}. Set isd=None and '
-                'tsa=None to distil it with GD only.')
+                f'(RetinaNet) and FCOS; this student has '
+                f'{type(head).__name__}. Set isd=None and tsa=None to distil '
+                'it with GD only.')
         self.gd_connectors = nn.ModuleList()
         if self.gd is not None:
             s_neck = getattr(student_model, 'neck', None)
@@ -122,16 +134,21 @@ class DynamicDetDistiller(BaseDistiller):
         feats = student.extract_feat(inputs)
         t_feats = self.teacher('extract_feat', inputs)
         losses: Dict[str, Tensor] = {}
-        if self._anchor_head and (self.isd is not None or
-                                  self.tsa is not None):
-            cls_s, reg_s = student.bbox_head(feats)
-            cls_t = reg_t = None
+        if self._head_kind and (self.isd is not None or
+                                self.tsa is not None):
+            outs_s = student.bbox_head(feats)
+            outs_t = None
             if self.isd is not None:
-                cls_t, reg_t = self.teacher(
-                    lambda m, f: m.bbox_head(f), t_feats)
-            losses.update(anchor_head_losses(
-                student.bbox_head, cls_s, reg_s, data_samples, cls_t, reg_t,
-                self.isd, self.tsa, training_progress()))
+                outs_t = self.teacher(lambda m, f: m.bbox_head(f), t_feats)
+            if self._head_kind == 'anchor':
+                losses.update(anchor_head_losses(
+                    student.bbox_head, *outs_s, data_samples,
+                    *(outs_t or (None, None)), self.isd, self.tsa,
+                    training_progress()))
+            else:
+                losses.update(fcos_head_losses(
+                    student.bbox_head, outs_s, data_samples, outs_t,
+                    self.isd, self.tsa, training_progress()))
         else:
             with reuse_features(student, feats):
                 losses.update(student.loss(inputs, data_samples))
