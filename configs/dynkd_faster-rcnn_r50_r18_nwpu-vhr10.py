@@ -1,5 +1,6 @@
 # Dynamic knowledge distillation (TGRS 5613819), Faster R-CNN (two-stage), R50-FPN ->
-# R18-FPN on NWPU VHR-10: GD on every FPN level.
+# R18-FPN on NWPU VHR-10: GD on every FPN level, ISD and TSA
+# on the sampled RoIs (the RPN keeps its own loss).
 # Teacher: python tools/train.py configs/faster-rcnn_r50_fpn_nwpu-vhr10.py
 _base_ = ['./faster-rcnn_r18_fpn_nwpu-vhr10.py']
 model = dict(
@@ -9,7 +10,6 @@ model = dict(
     teacher_cfg='{{fileDirname}}/faster-rcnn_r50_fpn_nwpu-vhr10.py',
     teacher_ckpt='work_dirs/faster-rcnn_r50_fpn_nwpu-vhr10/epoch_12.pth',
     gd=dict(k_fg=0.5, k_bg=0.1, w_fg=1.0, w_bg=1.0, tau=0.5, loss_weight=1.0),
-    # ISD/TSA need an adapter for the two-stage RoI head (not yet): GD only
-    isd=None,
-    tsa=None)
+    isd=dict(tau_w=1.0, loss_weight=1.0),
+    tsa=dict(gamma_max=1.0, eta=1.0))
 custom_hooks = [dict(type='ExportStudentHook')]

@@ -16,6 +16,7 @@ from mmrskd.models.det import (DynamicDetDistiller, gd_level_loss,
                                isd_weights, topk_mean, tsa_weights)
 from mmrskd.models.det.anchor_head_adapter import anchor_head_losses
 from mmrskd.models.det.fcos_head_adapter import fcos_head_losses
+from mmrskd.models.det.roi_head_adapter import roi_head_losses
 from mmrskd.models.det.dynamic_kd import box_mask
 
 
@@ -92,7 +93,9 @@ def _model(path, classes=3):
     cfg = Config.fromfile(osp.join(mmdet.__path__[0], '.mim', 'configs',
                                    path)).model
     if 'roi_head' in cfg:
-        cfg.roi_head.bbox_head.num_classes = classes
+        heads = cfg.roi_head.bbox_head
+        for h in heads if isinstance(heads, list) else [heads]:
+            h.num_classes = classes
     else:
         cfg.bbox_head.num_classes = classes
     cfg.backbone.init_cfg = None
@@ -141,7 +144,7 @@ def test_anchor_head_losses_equal_head_loss_without_isd_tsa():
 @pytest.mark.parametrize('path,isd_tsa', [
     ('retinanet/retinanet_r50_fpn_1x_coco.py', True),
     ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', True),
-    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', False),
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', True),
 ])
 def test_one_distillation_step_per_family(path, isd_tsa):
     teacher = _model(path)
@@ -155,6 +158,7 @@ def test_one_distillation_step_per_family(path, isd_tsa):
     assert 'loss_gd' in losses
     if isd_tsa:
         assert {'loss_cls', 'loss_bbox', 'loss_isd'} <= set(losses)
+        assert torch.isfinite(losses['loss_isd'])
     total = sum(v if torch.is_tensor(v) else sum(v)
                 for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
@@ -203,7 +207,25 @@ def test_isd_imitation_zero_for_identical_teacher_positive_otherwise():
     assert low.item() > 0
 
 
+def test_roi_losses_equal_roi_head_loss_without_isd_tsa():
+    student = MODELS.build(_r18(_model(
+        'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')))
+    data = student.data_preprocessor(_batch(), True)
+    feats = student.extract_feat(data['inputs'])
+    _, proposals = student.rpn_head.loss_and_predict(
+        feats, copy.deepcopy(data['data_samples']),
+        proposal_cfg=student.train_cfg.rpn_proposal)
+    torch.manual_seed(0)
+    ours = roi_head_losses(student.roi_head, feats,
+                           copy.deepcopy(proposals), data['data_samples'])
+    torch.manual_seed(0)  # the RoI sampler is random
+    ref = student.roi_head.loss(feats, copy.deepcopy(proposals),
+                                data['data_samples'])
+    for key in ('loss_cls', 'loss_bbox'):
+        assert ours[key].item() == pytest.approx(ref[key].item(), rel=1e-5)
+
+
 def test_isd_tsa_refused_for_other_heads():
-    teacher = _model('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    teacher = _model('cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py')
     with pytest.raises(NotImplementedError, match='Set isd=None'):
         DynamicDetDistiller(student=_r18(teacher), teacher=teacher)

@@ -1,6 +1,7 @@
 """``DynamicDetDistiller``: dynamic knowledge distillation of mmdet
 detectors (TGRS, article 5613819) - GD on every FPN level, ISD and TSA."""
 import contextlib
+import copy
 from typing import Dict, List, Optional
 
 import torch
@@ -14,6 +15,7 @@ from ..distillers.base_distiller import BaseDistiller
 from ..distillers.teacher import count_classes
 from .anchor_head_adapter import anchor_head_losses
 from .fcos_head_adapter import fcos_head_losses
+from .roi_head_adapter import roi_head_losses
 from .dynamic_kd import gd_level_loss, level_strides
 
 
@@ -31,6 +33,9 @@ def reuse_features(detector: nn.Module, feats):
 
 def head_kind(detector: nn.Module) -> Optional[str]:
     """Which per-instance loss adapter fits the detector's head."""
+    roi_head = getattr(detector, 'roi_head', None)
+    if roi_head is not None and type(roi_head).__name__ == 'StandardRoIHead':
+        return 'roi'
     head = getattr(detector, 'bbox_head', None)
     if isinstance(head, FCOSHead):
         return 'fcos'
@@ -66,9 +71,10 @@ class DynamicDetDistiller(BaseDistiller):
             (sources ``student.<module>``, ``teacher.<module>``).
 
     ISD and TSA need per-positive losses from the head's own assigner:
-    implemented for anchor-based dense heads (RetinaNet) and FCOS; other
-    heads (the two-stage RoI head) get GD only and are refused with
-    ISD/TSA until their adapter exists.
+    implemented for anchor-based dense heads (RetinaNet), FCOS and the
+    two-stage ``StandardRoIHead`` (Faster R-CNN: the RPN keeps its own loss,
+    ISD/TSA act on the sampled RoIs, the teacher's RoI head scoring the
+    student's RoIs); other heads are refused with ISD/TSA.
     """
 
     BUILTIN_SOURCES = ()
@@ -98,10 +104,11 @@ class DynamicDetDistiller(BaseDistiller):
         self._head_kind = head_kind(student_model)
         if (self.isd is not None or self.tsa is not None) and \
                 self._head_kind is None:
-            head = getattr(student_model, 'bbox_head', student_model)
+            head = getattr(student_model, 'bbox_head', None) or getattr(
+                student_model, 'roi_head', student_model)
             raise NotImplementedError(
                 f'ISD and TSA are implemented for anchor-based dense heads '
-                f'(RetinaNet) and FCOS; this student has '
+                f'(RetinaNet), FCOS and StandardRoIHead; this student has '
                 f'{type(head).__name__}. Set isd=None and tsa=None to distil '
                 'it with GD only.')
         self.gd_connectors = nn.ModuleList()
@@ -134,8 +141,12 @@ class DynamicDetDistiller(BaseDistiller):
         feats = student.extract_feat(inputs)
         t_feats = self.teacher('extract_feat', inputs)
         losses: Dict[str, Tensor] = {}
-        if self._head_kind and (self.isd is not None or
-                                self.tsa is not None):
+        if self._head_kind == 'roi' and (self.isd is not None or
+                                         self.tsa is not None):
+            losses.update(self._two_stage_losses(feats, t_feats,
+                                                 data_samples))
+        elif self._head_kind and (self.isd is not None or
+                                  self.tsa is not None):
             outs_s = student.bbox_head(feats)
             outs_t = None
             if self.isd is not None:
@@ -155,6 +166,25 @@ class DynamicDetDistiller(BaseDistiller):
         if self.gd is not None:
             losses['loss_gd'] = self._gd_loss(feats, t_feats, data_samples)
         losses.update(self.compute_distill_losses({}))
+        return losses
+
+    def _two_stage_losses(self, feats, t_feats, data_samples):
+        """RPN loss as mmdet's ``TwoStageDetector.loss``, RoI losses with
+        ISD/TSA."""
+        student = self.student
+        proposal_cfg = student.train_cfg.get('rpn_proposal',
+                                             student.test_cfg.rpn)
+        rpn_samples = copy.deepcopy(data_samples)
+        for s in rpn_samples:
+            s.gt_instances.labels = torch.zeros_like(s.gt_instances.labels)
+        rpn_losses, proposals = student.rpn_head.loss_and_predict(
+            feats, rpn_samples, proposal_cfg=proposal_cfg)
+        losses = {(f'rpn_{k}' if 'loss' in k and 'rpn' not in k else k): v
+                  for k, v in rpn_losses.items()}
+        losses.update(roi_head_losses(
+            student.roi_head, feats, proposals, data_samples,
+            self.teacher.model.roi_head, t_feats, self.isd, self.tsa,
+            training_progress()))
         return losses
 
     def _gd_loss(self, feats, t_feats, data_samples) -> Tensor:
