@@ -3,8 +3,7 @@
 # set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py', '_base_/det_plugin.py'
+    'mmdet::_base_/schedules/schedule_1x.py', '_base_/det_runtime.py'
 ]
 model = dict(
     backbone=dict(depth=18, init_cfg=None),

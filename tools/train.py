@@ -92,6 +92,7 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    cli.check_resume_checkpoint(runner, cfg, args.config)
     runner.train()
 
 

@@ -13,6 +13,10 @@ default_hooks = dict(
                     save_best='accuracy/top1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # stop with a clear error on a NaN/inf loss (action='skip' skips it)
+    nan_guard=dict(type='NaNGuardHook', action='stop'),
+    # reseed per epoch so that --resume reproduces the uninterrupted run
+    epoch_seed=dict(type='EpochSeedHook'),
 )
 
 env_cfg = dict(

@@ -81,11 +81,30 @@ def set_dataloader_defaults(cfg: Config, fields: Sequence[str],
 
 
 def use_gloo_without_gpu(cfg: Config) -> None:
-    """NCCL needs GPUs: fall back to gloo for multi-process CPU runs."""
-    if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
-        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-        env_cfg.setdefault('dist_cfg', ConfigDict())
-        env_cfg.dist_cfg.backend = 'gloo'
+    """Multi-process training and testing on CPUs.
+
+    NCCL needs GPUs, and mmengine 0.10's ``pytorch`` launcher calls
+    ``torch.cuda.set_device`` and wraps the model with ``device_ids=[rank]``,
+    which fail without one. Without a GPU this initialises the process group
+    with gloo itself (mmengine then skips its own initialisation) and wraps
+    the model in DDP without device ids.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    env_cfg.setdefault('dist_cfg', ConfigDict())
+    env_cfg.dist_cfg.backend = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper.device_ids = None
+    cfg.model_wrapper_cfg = wrapper
+    if launcher == 'pytorch':
+        import torch.distributed as dist
+        if not dist.is_initialized():
+            dist.init_process_group(
+                backend='gloo', rank=int(os.environ['RANK']),
+                world_size=int(os.environ['WORLD_SIZE']))
 
 
 def is_distiller(model_cfg: dict) -> bool:
@@ -109,6 +128,38 @@ def to_student_only(cfg: Config) -> bool:
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h.get('type') != 'ExportStudentHook']
     return True
+
+
+def check_resume_checkpoint(runner, cfg: Config, config_path: str) -> None:
+    """Refuse to resume from a checkpoint written by another config.
+
+    mmengine resumes with ``strict=False``: a checkpoint of another model
+    would load partly and training would go on silently. This compares the
+    checkpoint's weights with the model's first and names the differences.
+    """
+    if not cfg.get('resume'):
+        return
+    from mmengine.model import is_model_wrapper
+    from mmengine.runner import find_latest_checkpoint
+    path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+    if not path or not osp.isfile(path):
+        return
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and hasattr(state[k], 'shape')
+              and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f'Cannot resume from "{path}": it is not a checkpoint of '
+            f'{config_path} ({len(missing)} missing key(s) {missing[:3]}, '
+            f'{len(unexpected)} unexpected {unexpected[:3]}, {len(shapes)} '
+            f'of another shape {shapes[:3]}). Resume with the config that '
+            'wrote it, or start a new work dir.')
 
 
 def innermost_dataset(dataset_cfg: dict) -> dict:

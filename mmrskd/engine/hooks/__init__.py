@@ -1,3 +1,6 @@
+from .epoch_seed_hook import EpochSeedHook
 from .export_student_hook import ExportStudentHook
+from .nan_guard_hook import NaNGuardHook, NonFiniteLossError
 
-__all__ = ['ExportStudentHook']
+__all__ = ['EpochSeedHook', 'ExportStudentHook', 'NaNGuardHook',
+           'NonFiniteLossError']

@@ -1,0 +1,31 @@
+"""Reseed every epoch from (seed, epoch), so a resumed run draws the same
+random numbers as an uninterrupted one."""
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+from mmengine.runner.utils import set_random_seed
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Seed python, numpy and torch with ``seed + epoch`` before each epoch.
+
+    mmengine seeds once at start-up and does not checkpoint the random
+    state, so after ``--resume`` the data augmentation and the dataloader
+    workers draw other numbers than the uninterrupted run would. With this
+    hook (and ``persistent_workers=False`` or ``num_workers=0``, because
+    persistent workers keep their own state across epochs) a run resumed
+    from an epoch checkpoint ends with the same weights. Does nothing when
+    the config has no seed.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train_epoch(self, runner) -> None:
+        seed = runner.seed
+        if seed is None:
+            return
+        randomness = runner.cfg.get('randomness', {}) or {}
+        set_random_seed(seed + runner.epoch,
+                        deterministic=randomness.get('deterministic', False),
+                        diff_rank_seed=randomness.get('diff_rank_seed',
+                                                      False))

@@ -1,0 +1,189 @@
+"""Reliability: NaN guard, exact resume, resuming another config's
+checkpoint, multi-process (gloo) training."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+from mmrskd.engine.hooks import NonFiniteLossError
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@MODELS.register_module(force=True)
+class _NaNAtIterLoss(nn.Module):
+    """0 (with a graph), except NaN at iteration ``at`` (0-based)."""
+
+    def __init__(self, at=2):
+        super().__init__()
+        self.at = at
+
+    def forward(self, zs, zt, labels):
+        it = MessageHub.get_current_instance().get_info('iter', 0)
+        out = zs.sum() * 0
+        return out + float('nan') if it == self.at else out
+
+
+def _cfg(config, data_root, work_dir, epochs, teacher=None, **extra):
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[split].dataset.data_root = data_root
+        cfg[split].num_workers = 0
+        cfg[split].persistent_workers = False
+    cfg.train_dataloader.batch_size = 8
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = 100
+    cfg.param_scheduler.T_max = 2
+    cfg.work_dir = str(work_dir)
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.save_best = None
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if teacher is not None:
+        cfg.model.teacher_ckpt = teacher
+    cfg.merge_from_dict(extra)
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/resnet34_demo.py'))
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('t') / 'teacher.pth'
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, path)
+    return str(path)
+
+
+def _nan_cfg(demo_scenes, tmp_path, teacher_ckpt, action):
+    cfg = _cfg('kd_r34_r18_demo.py', demo_scenes, tmp_path, 2, teacher_ckpt)
+    cfg.model.distill_losses.loss_boom = dict(type='_NaNAtIterLoss', at=6)
+    cfg.default_hooks.nan_guard.action = action
+    return cfg
+
+
+def test_nan_guard_stops_naming_loss_iteration_and_checkpoint(
+        demo_scenes, tmp_path, teacher_ckpt):
+    runner = Runner.from_cfg(_nan_cfg(demo_scenes, tmp_path, teacher_ckpt,
+                                      'stop'))
+    with pytest.raises(NonFiniteLossError) as err:
+        runner.train()
+    msg = str(err.value)
+    # 36 training images / batch 8 = 5 iterations per epoch
+    assert 'Non-finite loss "loss_boom" = nan at iteration 7 (epoch 2)' \
+        in msg
+    assert f'Last good checkpoint: {tmp_path}/epoch_1.pth' in msg
+
+
+def test_nan_guard_skip_leaves_weights_untouched(demo_scenes, tmp_path,
+                                                 teacher_ckpt):
+    cfg = _nan_cfg(demo_scenes, tmp_path, teacher_ckpt, 'skip')
+    runner = Runner.from_cfg(cfg)
+    snapshots = {}
+
+    class Spy(Hook):
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            # parameters only: BatchNorm running statistics follow every
+            # forward pass, including the skipped one
+            snapshots[runner.iter] = {
+                k: v.detach().clone()
+                for k, v in runner.model.named_parameters()}
+
+    runner.register_hook(Spy(), priority='LOWEST')
+    runner.train()
+    before, after = snapshots[6], snapshots[7]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    changed = snapshots[5]
+    assert not all(torch.equal(changed[k], before[k]) for k in before)
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _KillAfterFirstEpoch(Hook):
+    """Interrupt the run once the epoch-1 checkpoint is written."""
+
+    def after_train_epoch(self, runner):
+        raise _Interrupt
+
+
+def test_exact_resume_matches_uninterrupted_run(demo_scenes, tmp_path,
+                                                teacher_ckpt):
+    full = tmp_path / 'full'
+    Runner.from_cfg(_cfg('isdm_r34_r18_demo.py', demo_scenes, full, 2,
+                         teacher_ckpt)).train()
+    part = tmp_path / 'part'
+    runner = Runner.from_cfg(_cfg('isdm_r34_r18_demo.py', demo_scenes, part,
+                                  2, teacher_ckpt))
+    runner.register_hook(_KillAfterFirstEpoch(), priority='LOWEST')
+    with pytest.raises(_Interrupt):
+        runner.train()
+    assert not (part / 'epoch_2.pth').exists()
+    resumed = _cfg('isdm_r34_r18_demo.py', demo_scenes, part, 2,
+                   teacher_ckpt)
+    resumed.resume = True
+    Runner.from_cfg(resumed).train()
+    a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')
+    sa, sb = a['state_dict'], b['state_dict']
+    assert any(k.startswith('distill_losses.loss_isdm.scaler') for k in sa)
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa), [
+        k for k in sa if not torch.equal(sa[k], sb[k])][:5]
+    oa, ob = a['optimizer']['state'], b['optimizer']['state']
+    assert all(torch.equal(oa[i]['momentum_buffer'],
+                           ob[i]['momentum_buffer']) for i in oa)
+
+
+def test_resume_from_another_configs_checkpoint(demo_scenes, tmp_path,
+                                                teacher_ckpt):
+    kd = tmp_path / 'kd'
+    Runner.from_cfg(_cfg('kd_r34_r18_demo.py', demo_scenes, kd, 1,
+                         teacher_ckpt)).train()
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/isdm_r34_r18_demo.py',
+         '--work-dir', str(tmp_path / 'isdm'), '--resume',
+         str(kd / 'epoch_1.pth'), '--cfg-options',
+         f'model.teacher_ckpt={teacher_ckpt}',
+         f'train_dataloader.dataset.data_root={demo_scenes}',
+         f'val_dataloader.dataset.data_root={demo_scenes}'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert (f'Cannot resume from "{kd}/epoch_1.pth": it is not a checkpoint'
+            ' of configs/isdm_r34_r18_demo.py') in proc.stderr
+    assert 'distill_losses.loss_isdm.scaler' in proc.stderr
+
+
+def test_two_process_training_on_cpu(demo_scenes, tmp_path, teacher_ckpt):
+    env = dict(__import__('os').environ, PORT='29611')
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', 'configs/kd_r34_r18_demo.py', '2',
+         '--work-dir', str(tmp_path), '--cfg-options',
+         f'model.teacher_ckpt={teacher_ckpt}',
+         f'train_dataloader.dataset.data_root={demo_scenes}',
+         f'val_dataloader.dataset.data_root={demo_scenes}',
+         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+         'train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
+         'train_cfg.val_interval=1', 'default_hooks.logger.interval=1'],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    # 36 images over 2 processes x 8 per batch: 3 iterations each
+    assert 'Epoch(train) [1][3/3]' in log
+    assert 'accuracy/top1' in log
+    state = _state(tmp_path / 'epoch_1.pth')['state_dict']
+    assert not any(k.startswith('module.') or 'teacher' in k for k in state)
