@@ -1,6 +1,7 @@
 """DOTA with horizontal boxes for mmdet (Xia et al., CVPR 2018)."""
 import glob
 import os.path as osp
+import warnings
 from typing import List
 
 from mmdet.registry import DATASETS
@@ -72,9 +73,13 @@ class DOTADataset(RSDetDataset):
             data_list.append(dict(img_path=img_path, img_id=stem,
                                   width=width, height=height,
                                   instances=instances))
+        if not data_list:
+            raise ValueError(f'DOTADataset: no annotation file (*.txt) in '
+                             f'"{ann_dir}".')
         if degenerate:
-            MMLogger.get_current_instance().warning(
-                f'DOTADataset: skipped {degenerate} object(s) of zero area '
-                f'under "{ann_dir}".')
+            msg = (f'DOTADataset: skipped {degenerate} object(s) of zero '
+                   f'area under "{ann_dir}".')
+            MMLogger.get_current_instance().warning(msg)
+            warnings.warn(msg)
         self.num_degenerate = degenerate
         return data_list

@@ -73,7 +73,13 @@ class NWPUVHR10Dataset(RSDetDataset):
         data_list = []
         stems = [osp.splitext(osp.basename(p))[0]
                  for p in glob.glob(osp.join(gt_dir, '*.txt'))]
-        for stem in self._part(stems):
+        part = self._part(stems)
+        if not part:
+            raise ValueError(
+                f'NWPUVHR10Dataset: the {self.split!r} split of the '
+                f'{len(stems)} annotated image(s) in "{gt_dir}" is empty '
+                f'(train_ratio={self.train_ratio}).')
+        for stem in part:
             txt = osp.join(gt_dir, stem + '.txt')
             img_path = find_image(img_dir, stem)
             if img_path is None:
