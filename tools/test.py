@@ -13,8 +13,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmengine  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
@@ -119,8 +117,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = cli.load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = cli.build_runner(cfg)
 
     if args.out and args.out_item in ('pred', None):
         if cli.is_detection(cfg):

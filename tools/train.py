@@ -8,8 +8,6 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 import mmrskd  # noqa: E402,F401  (registers modules, safe resume)
 from mmrskd.apis import cli  # noqa: E402
@@ -90,8 +88,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = cli.load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = cli.build_runner(cfg)
     cli.check_resume_checkpoint(runner, cfg, args.config)
     runner.train()
 

@@ -30,6 +30,14 @@ def is_detection(cfg: Config) -> bool:
     return cfg.get('default_scope') == 'mmdet'
 
 
+def build_runner(cfg: Config):
+    """mmengine's Runner, or the config's own ``runner_type``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
+
+
 def set_work_dir(cfg: Config, work_dir: Optional[str],
                  config_path: str) -> None:
     """CLI > ``work_dir`` in the file > ``./work_dirs/<config name>``."""

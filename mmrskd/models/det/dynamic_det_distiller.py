@@ -11,7 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.logging import MessageHub
 from torch import Tensor
 
-from ..distillers.base_distiller import BaseDistiller
+from ..distillers.base_distiller import BaseDistiller, build_student
 from ..distillers.teacher import count_classes
 from .anchor_head_adapter import anchor_head_losses
 from .fcos_head_adapter import fcos_head_losses
@@ -89,10 +89,7 @@ class DynamicDetDistiller(BaseDistiller):
                  distill_losses: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        student = dict(student)
-        if data_preprocessor is not None:
-            student.setdefault('data_preprocessor', data_preprocessor)
-        student_model = MODELS.build(student)
+        student_model = build_student(student, data_preprocessor, MODELS)
         super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
                          distill_losses, MODELS,
                          count_classes(student_model),

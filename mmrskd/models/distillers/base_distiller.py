@@ -10,6 +10,17 @@ from torch import Tensor
 from .teacher import Teacher, register_capture_hooks, teacher_model_cfg
 
 
+def build_student(student: dict, data_preprocessor: Optional[dict],
+                  registry: Registry) -> nn.Module:
+    """Build the student; the config's top-level data preprocessor (which
+    mmengine's Runner hands to the distiller) goes to the student unless it
+    has its own."""
+    student = dict(student)
+    if data_preprocessor is not None:
+        student.setdefault('data_preprocessor', data_preprocessor)
+    return registry.build(student)
+
+
 class BaseDistiller(BaseModel):
     """Student + frozen :class:`Teacher` + named distillation losses.
 

@@ -6,7 +6,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .base_distiller import BaseDistiller
+from .base_distiller import BaseDistiller, build_student
 from .teacher import count_classes
 
 
@@ -56,10 +56,7 @@ class ClsDistiller(BaseDistiller):
                  teacher_data_preprocessor: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        student = dict(student)
-        if data_preprocessor is not None:
-            student.setdefault('data_preprocessor', data_preprocessor)
-        student_model = MODELS.build(student)
+        student_model = build_student(student, data_preprocessor, MODELS)
         preprocessor = student_model.data_preprocessor
         if teacher_data_preprocessor is not None:
             preprocessor = MODELS.build(dict(
