@@ -58,9 +58,9 @@ def parse_args(argv=None):
     return args
 
 
-def student_checkpoint(path):
+def student_checkpoint(path, tmp_dir):
     """``path`` itself if it is a plain checkpoint, else its exported
-    student in a temporary file."""
+    student in ``tmp_dir``."""
     import torch
 
     from mmrskd.apis import export_student
@@ -68,11 +68,10 @@ def student_checkpoint(path):
     state = ckpt.get('state_dict', ckpt)
     if not any(k.startswith('student.') for k in state):
         return path
-    out = osp.join(tempfile.mkdtemp(prefix='mmrskd_test_'), 'student.pth')
-    return export_student(path, out)
+    return export_student(path, osp.join(tmp_dir, 'student.pth'))
 
 
-def merge_args(cfg, args):
+def merge_args(cfg, args, tmp_dir):
     """Merge the command-line arguments into the config."""
     cfg.launcher = args.launcher
     cli.set_work_dir(cfg, args.work_dir, args.config)
@@ -83,7 +82,7 @@ def merge_args(cfg, args):
     if cli.to_student_only(cfg):
         # A distiller config is tested on its student alone; its training
         # checkpoints hold the student under `student.`.
-        cfg.load_from = student_checkpoint(args.checkpoint)
+        cfg.load_from = student_checkpoint(args.checkpoint, tmp_dir)
     if args.amp:
         cfg.test_cfg.fp16 = True
 
@@ -116,7 +115,13 @@ def merge_args(cfg, args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = cli.load_config(args.config, args.cfg_options)
-    cfg = merge_args(cfg, args)
+    with tempfile.TemporaryDirectory(prefix='mmrskd_test_') as tmp_dir:
+        cfg = merge_args(cfg, args, tmp_dir)
+        return run(cfg, args)
+
+
+def run(cfg, args):
+    """Build the runner, test, and write what --out asks for."""
     runner = cli.build_runner(cfg)
 
     if args.out and args.out_item in ('pred', None):

@@ -104,7 +104,3 @@ class BaseDistiller(BaseModel):
         super()._apply(fn, *args, **kwargs)
         self.teacher.apply(fn)
         return self
-
-    def student_state_dict(self) -> dict:
-        """The student's weights alone, as plain mmpretrain/mmdet expect."""
-        return self.student.state_dict()
