@@ -1,11 +1,3 @@
 # Faster R-CNN (two-stage) R50-FPN on NWPU VHR-10: the teacher.
-# Backbones start from scratch (nothing is downloaded); for ImageNet weights
-# set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
-_base_ = [
-    'mmdet::_base_/models/faster-rcnn_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py',
-    'mmdet::_base_/schedules/schedule_1x.py', '_base_/det_runtime.py'
-]
-model = dict(
-    backbone=dict(init_cfg=None),
-    roi_head=dict(bbox_head=dict(num_classes={{_base_.num_classes}})))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+_base_ = ['_base_/det/faster-rcnn_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py']
+model = dict(roi_head=dict(bbox_head=dict(num_classes={{_base_.num_classes}})))

@@ -1,15 +1,3 @@
 # FCOS (anchor-free) R50-FPN on NWPU VHR-10: the teacher.
-# Backbones start from scratch (nothing is downloaded); for ImageNet weights
-# set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
-_base_ = [
-    '_base_/models/fcos_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py',
-    'mmdet::_base_/schedules/schedule_1x.py', '_base_/det_runtime.py'
-]
-model = dict(
-    backbone=dict(init_cfg=None),
-    bbox_head=dict(num_classes={{_base_.num_classes}}))
-optim_wrapper = dict(
-    optimizer=dict(lr=0.01),
-    paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),
-    clip_grad=dict(max_norm=35, norm_type=2))
-auto_scale_lr = dict(enable=False, base_batch_size=16)
+_base_ = ['_base_/det/fcos_r50_fpn.py', '_base_/datasets/nwpu_vhr10_det.py']
+model = dict(bbox_head=dict(num_classes={{_base_.num_classes}}))

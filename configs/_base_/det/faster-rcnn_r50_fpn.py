@@ -1,0 +1,10 @@
+# Faster R-CNN (two-stage) R50-FPN with mmdet's 1x schedule and the mmrskd runtime; the
+# dataset file that a top-level config adds sets num_classes.
+# Backbones start from scratch (nothing is downloaded); for ImageNet weights
+# set model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH).
+_base_ = [
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py', 'mmdet::_base_/schedules/schedule_1x.py',
+    '../det_runtime.py'
+]
+model = dict(backbone=dict(init_cfg=None))
+auto_scale_lr = dict(enable=False, base_batch_size=16)
