@@ -220,3 +220,15 @@ def test_export_loads_into_bare_classifier(teacher_ckpt, tmp_path):
     assert torch.allclose(a, b)
     with pytest.raises(KeyError, match='not a checkpoint of an mmrskd'):
         export_student(teacher_ckpt, str(tmp_path / 'x.pth'))
+
+
+def test_feature_hooks_only_hold_maps_during_the_loss_pass(teacher_ckpt):
+    model = distiller(teacher_ckpt, dict(loss_feat=dict(
+        type='_FeatureMSEForTest',
+        inputs=['student.backbone.layer4', 'teacher.backbone.layer4'])))
+    model.eval()
+    model(**model.data_preprocessor(batch(size=64), False), mode='predict')
+    assert len(model._captured) == 0
+    model.train()
+    model(**model.data_preprocessor(batch(size=64), True), mode='loss')
+    assert len(model._captured) == 0 and not model._captured.active

@@ -1,5 +1,6 @@
 # RSSCN7 (real scenes, ../shared/data/RSSCN7_256) at 64 px for CPU runs:
-# the CPU-scale protocol of the benchmarks (docs/benchmarks.md).
+# the CPU-scale protocol of the first real-data check (README, "Measured
+# so far").
 _base_ = ['./rsscn7_8-2.py']
 
 data_root = '../shared/data/RSSCN7_256'

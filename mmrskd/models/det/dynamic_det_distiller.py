@@ -125,11 +125,6 @@ class DynamicDetDistiller(BaseDistiller):
                 self.gd_connectors.append(nn.Conv2d(
                     s_neck.out_channels, t_neck.out_channels, 1))
 
-    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        return self.student(inputs, data_samples, mode=mode)
-
     def predict(self, inputs, data_samples, **kwargs):
         return self.student.predict(inputs, data_samples, **kwargs)
 

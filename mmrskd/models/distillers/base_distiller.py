@@ -7,7 +7,8 @@ from mmengine.model import BaseModel
 from mmengine.registry import Registry
 from torch import Tensor
 
-from .teacher import Teacher, register_capture_hooks, teacher_model_cfg
+from .teacher import (FeatureStore, Teacher, register_capture_hooks,
+                      teacher_model_cfg)
 
 
 def build_student(student: dict, data_preprocessor: Optional[dict],
@@ -54,7 +55,7 @@ class BaseDistiller(BaseModel):
             num_classes, teacher_cfg))
         self.distill_losses = nn.ModuleDict()
         self.loss_inputs: Dict[str, List[str]] = {}
-        self._captured: Dict[str, Tensor] = {}
+        self._captured = FeatureStore()
         self._build_losses(distill_losses or {}, registry)
 
     def _build_losses(self, losses: dict, registry: Registry) -> None:
@@ -88,6 +89,19 @@ class BaseDistiller(BaseModel):
         self.teacher.register_capture(sorted(hooks['teacher']),
                                       self._captured)
 
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor',
+                **kwargs):
+        """``loss`` runs the distillation (``self.loss``, with the feature
+        hooks on); ``predict`` and ``tensor`` run the student alone."""
+        if mode != 'loss':
+            return self.student(inputs, data_samples, mode=mode)
+        self._captured.active = True
+        try:
+            return self.loss(inputs, data_samples, **kwargs)
+        finally:
+            self._captured.active = False
+            self._captured.clear()
+
     def compute_distill_losses(self, sources: Dict[str, Tensor]
                                ) -> Dict[str, Tensor]:
         """Call every distillation loss on its inputs from ``sources``."""
@@ -96,7 +110,6 @@ class BaseDistiller(BaseModel):
         for name, loss in self.distill_losses.items():
             args = [sources[s] for s in self.loss_inputs[name]]
             losses[name] = loss(*args)
-        self._captured.clear()
         return losses
 
     def _apply(self, fn, *args, **kwargs):

@@ -66,12 +66,6 @@ class ClsDistiller(BaseDistiller):
                          distill_losses, MODELS, count_classes(student_model),
                          data_preprocessor=preprocessor, init_cfg=init_cfg)
 
-    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor',
-                teacher_inputs: Optional[Tensor] = None):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples, teacher_inputs)
-        return self.student(inputs, data_samples, mode=mode)
-
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:
         student = self.student

@@ -141,7 +141,7 @@ class Teacher:
         self.model._apply(fn)
 
     def register_capture(self, names: List[str],
-                         store: Dict[str, torch.Tensor]) -> None:
+                         store: 'FeatureStore') -> None:
         """Capture the outputs of the named teacher modules into ``store``."""
         self._hooks += register_capture_hooks(self.model, names, store,
                                               'teacher')
@@ -156,12 +156,20 @@ class Teacher:
         return fn(self.model, *args, **kwargs)
 
 
+class FeatureStore(dict):
+    """Outputs captured by forward hooks, keyed ``'<owner>.<module>'``.
+
+    Hooks write only while ``active`` (a distiller's loss pass), so
+    validation and test forwards keep no feature maps alive.
+    """
+    active: bool = False
+
+
 def register_capture_hooks(model: nn.Module, names: List[str],
-                           store: Dict[str, torch.Tensor],
-                           owner: str) -> List:
+                           store: FeatureStore, owner: str) -> List:
     """Forward hooks that write ``store['<owner>.<name>'] = output`` for each
-    module ``name`` of ``model``; unknown names give an error listing the
-    candidates."""
+    module ``name`` of ``model`` while ``store.active``; unknown names give
+    an error listing the candidates."""
     modules = dict(model.named_modules())
     handles = []
     for name in names:
@@ -173,7 +181,8 @@ def register_capture_hooks(model: nn.Module, names: List[str],
                 f'from. Some of its modules: {near}.')
 
         def hook(_module, _inputs, output, _key=f'{owner}.{name}'):
-            store[_key] = output
+            if store.active:
+                store[_key] = output
 
         handles.append(modules[name].register_forward_hook(hook))
     return handles
