@@ -90,7 +90,12 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     runner = cli.build_runner(cfg)
     cli.check_resume_checkpoint(runner, cfg, args.config)
-    runner.train()
+    try:
+        runner.train()
+    except BaseException:
+        cli.end_distributed(succeeded=False)
+        raise
+    cli.end_distributed()
 
 
 if __name__ == '__main__':

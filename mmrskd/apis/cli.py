@@ -115,6 +115,22 @@ def use_gloo_without_gpu(cfg: Config) -> None:
                 world_size=int(os.environ['WORLD_SIZE']))
 
 
+def end_distributed(succeeded: bool = True) -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left alive, gloo's worker threads are destroyed during interpreter
+    shutdown and a rank can abort with "terminate called without an active
+    exception" after a run that succeeded. After success a barrier first lets
+    the ranks leave together; after a failure there is no barrier, since the
+    other ranks may be blocked in a collective this rank will never join.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        if succeeded:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def is_distiller(model_cfg: dict) -> bool:
     """True for the config of an mmrskd distiller (it has a ``student``)."""
     return 'student' in model_cfg and str(model_cfg.get('type', '')).endswith(
