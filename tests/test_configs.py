@@ -43,3 +43,28 @@ def test_config_loads_and_model_builds(path):
         ds_type = cfg[split].dataset.type
         assert DATASETS.get(ds_type) is not None, (path, ds_type)
     DefaultScope._instance_dict.clear()
+
+
+def _innermost(dataset: dict) -> dict:
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_dataset_variables_reach_the_loaders(path):
+    """A config's `data_root` / `img_scale` variables are what its loaders use.
+
+    mmengine resolves a base file's variables inside that file, so a dataset
+    file that only redefines `data_root` would silently keep its base's
+    loaders (this happened: the Airbus configs read DOTA's folder at 1024 px).
+    """
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = _innermost(cfg[split])
+        if 'data_root' in cfg:
+            assert dataset.get('data_root') == cfg.data_root, (split, dataset)
+        if 'img_scale' in cfg:
+            scales = [t.get('scale') for t in dataset.get('pipeline', [])
+                      if t['type'] == 'Resize']
+            assert scales == [cfg.img_scale], (split, scales)
