@@ -1,4 +1,4 @@
-# RetinaNet (single-stage) R18-FPN on Airbus aircraft (512 px patches): the student alone (baseline),
+# RetinaNet (single-stage) R18-FPN on Airbus aircraft (256 px patches): the student alone (baseline),
 # the teacher's config (retinanet_r50_fpn_airbus.py) with a ResNet-18 backbone.
 _base_ = ['./retinanet_r50_fpn_airbus.py']
 model = dict(

@@ -68,3 +68,19 @@ def test_dataset_variables_reach_the_loaders(path):
             scales = [t.get('scale') for t in dataset.get('pipeline', [])
                       if t['type'] == 'Resize']
             assert scales == [cfg.img_scale], (split, scales)
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_scratch_backbones_train_every_stage(path):
+    """A backbone without pretrained weights must not freeze random layers.
+
+    mmdet's base models freeze the stem and layer1 and keep BatchNorm in eval
+    mode because they expect ImageNet weights; from scratch that leaves random
+    frozen layers and BatchNorm statistics of mean 0 / variance 1.
+    """
+    model = Config.fromfile(osp.join(ROOT, path)).model
+    for part in (model, model.get('student'), model.get('teacher')):
+        backbone = (part or {}).get('backbone')
+        if backbone and backbone.get('init_cfg') is None:
+            assert backbone.get('frozen_stages', -1) == -1, path
+            assert not backbone.get('norm_eval', False), path

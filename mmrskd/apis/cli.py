@@ -30,6 +30,15 @@ def is_detection(cfg: Config) -> bool:
     return cfg.get('default_scope') == 'mmdet'
 
 
+def models_registry(cfg: Config):
+    """mmdet's MODELS for a detection config, mmpretrain's otherwise."""
+    if is_detection(cfg):
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    return MODELS
+
+
 def build_runner(cfg: Config):
     """mmengine's Runner, or the config's own ``runner_type``."""
     from mmengine.registry import RUNNERS

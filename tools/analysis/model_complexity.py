@@ -35,14 +35,6 @@ def measure(model, shape):
     return count(model), info['flops']
 
 
-def registry_for(cfg):
-    if cli.is_detection(cfg):
-        from mmdet.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    return MODELS
-
-
 class _TensorMode(torch.nn.Module):
     """Run a classifier/detector in ``tensor`` mode for the FLOP counter."""
 
@@ -64,7 +56,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cfg = cli.load_config(args.config, args.cfg_options)
     init_default_scope(cfg.default_scope)
-    models = registry_for(cfg)
+    models = cli.models_registry(cfg)
     rows = []
     if cli.is_distiller(cfg.model):
         student = models.build(cfg.model.student)

@@ -1,4 +1,4 @@
-# DKD on the CPU-scale RSSCN7 protocol: ResNet-34 -> quarter-width ResNet-18.
+# DKD on the CPU-scale RSSCN7 protocol: ResNet-34 -> eighth-width ResNet-18.
 # Teacher: python tools/train.py configs/resnet34_rsscn7_cpu.py
 _base_ = [
     '_base_/distill/dkd_r34_r18.py', '_base_/datasets/rsscn7_64px.py',
@@ -6,8 +6,8 @@ _base_ = [
 ]
 model = dict(
     student=dict(
-        backbone=dict(stem_channels=16, base_channels=16),
-        head=dict(in_channels=128, num_classes={{_base_.num_classes}})),
+        backbone=dict(stem_channels=8, base_channels=8),
+        head=dict(in_channels=64, num_classes={{_base_.num_classes}})),
     teacher_cfg='{{fileDirname}}/resnet34_rsscn7_cpu.py',
     teacher_ckpt='work_dirs/resnet34_rsscn7_cpu/epoch_30.pth',
     # warm-up scaled to the 30-epoch schedule (20 of 240 in the paper)
