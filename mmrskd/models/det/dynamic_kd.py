@@ -5,7 +5,6 @@ global distillation on valuable regions (GD), dynamic instance selection
 The paper gives no closed forms; the functions below are mmrskd's reading
 of its text (docs/methods.md, METHODS.md section 3). Each is pure torch.
 """
-import math
 from typing import List, Sequence, Tuple
 
 import torch
@@ -31,21 +30,24 @@ def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
 
 def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
              stride: float) -> Tensor:
-    """(N, H, W) bool: positions whose cell centre lies inside a box."""
+    """(N, H, W) bool: positions whose cell centre lies inside a box of
+    their image (all boxes of the batch at once, no loop over images)."""
     h, w = size
-    device = boxes[0].device if len(boxes) else 'cpu'
+    n = len(boxes)
+    device = boxes[0].device if n else 'cpu'
     ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * stride
     xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * stride
-    masks = []
-    for b in boxes:
-        if b.numel() == 0:
-            masks.append(torch.zeros(h, w, dtype=torch.bool, device=device))
-            continue
-        b = b.float()
-        inside_x = (xs[None, :] >= b[:, 0:1]) & (xs[None, :] <= b[:, 2:3])
-        inside_y = (ys[None, :] >= b[:, 1:2]) & (ys[None, :] <= b[:, 3:4])
-        masks.append((inside_y[:, :, None] & inside_x[:, None, :]).any(0))
-    return torch.stack(masks)
+    counts = torch.tensor([len(b) for b in boxes], device=device)
+    if int(counts.sum()) == 0:
+        return torch.zeros(n, h, w, dtype=torch.bool, device=device)
+    b = torch.cat(list(boxes)).float()
+    image = torch.repeat_interleave(torch.arange(n, device=device), counts)
+    inside_x = (xs[None, :] >= b[:, 0:1]) & (xs[None, :] <= b[:, 2:3])
+    inside_y = (ys[None, :] >= b[:, 1:2]) & (ys[None, :] <= b[:, 3:4])
+    inside = (inside_y[:, :, None] & inside_x[:, None, :]).flatten(1)
+    hits = torch.zeros(n, h * w, dtype=torch.int32, device=device)
+    hits.index_add_(0, image, inside.int())
+    return (hits > 0).view(n, h, w)
 
 
 def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
@@ -54,23 +56,21 @@ def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
     of ``mask`` (per sample, then averaged over samples that have any).
 
     Returns ``(mean, selected)`` with ``selected`` the (N, H*W) bool mask of
-    the chosen positions.
+    the chosen positions. One sort for the whole batch, no loop.
     """
     flat = values.flatten(1)
     m = mask.flatten(1)
-    selected = torch.zeros_like(m)
-    total, count = flat.new_zeros(()), 0
-    for i in range(flat.size(0)):
-        n = int(m[i].sum())
-        k = int(math.ceil(ratio * n))
-        if k == 0:
-            continue
-        masked = flat[i].masked_fill(~m[i], float('-inf'))
-        idx = masked.topk(k).indices
-        selected[i, idx] = True
-        total = total + flat[i, idx].mean()
-        count += 1
-    return (total / count if count else total), selected
+    # ceil in float64, as Python's math.ceil(ratio * n) (0.1 * 30 -> 4)
+    k = torch.ceil(m.sum(1).double() * ratio).long()
+    masked = flat.masked_fill(~m, float('-inf'))
+    order = masked.argsort(dim=1, descending=True, stable=True)
+    take = torch.arange(flat.size(1), device=flat.device)[None] < k[:, None]
+    selected = torch.zeros_like(m).scatter_(1, order, take)
+    sums = (flat * selected).sum(1)
+    has = k > 0
+    if not bool(has.any()):
+        return flat.new_zeros(()), selected
+    return (sums[has] / k[has]).mean(), selected
 
 
 def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,
