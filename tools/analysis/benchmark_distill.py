@@ -5,8 +5,9 @@
         configs/dkd_r34_r18_demo.py configs/isdm_r34_r18_demo.py \\
         --batch-size 32 --size 64 --out work_dirs/bench.json --memory
 
-For each config, on one fixed synthetic batch and in this one process, the
-three steps are timed in rotation (after warm-up; median of ``--iters``):
+For each config, on one fixed synthetic batch and in this one process, three
+steps are timed, all steps of all configs in one rotation (after warm-up;
+median of ``--iters``):
 
 - ``student``: the student's own train step (forward, loss, backward,
   optimizer step) on the batch, without any distillation;
@@ -92,14 +93,13 @@ def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
     }
 
 
-def time_steps(steps: Dict[str, Callable], iters: int,
-               warmup: int) -> Dict[str, float]:
+def time_steps(steps: Dict, iters: int, warmup: int) -> Dict:
     """Median wall time (s) of each step, measured in rotation so that any
     drift of the machine hits all of them alike."""
     for _ in range(warmup):
         for fn in steps.values():
             fn()
-    times: Dict[str, List[float]] = {k: [] for k in steps}
+    times: Dict = {k: [] for k in steps}
     for _ in range(iters):
         for name, fn in steps.items():
             t0 = time.perf_counter()
@@ -172,15 +172,21 @@ def main(argv=None) -> dict:
     if baseline not in args.configs:
         args.configs.append(baseline)
     torch.set_num_threads(args.threads)
-    rows = []
+    steps = {}
     for config in args.configs:
         torch.manual_seed(0)
-        times = time_steps(build_steps(config, args.batch_size, args.size,
-                                       args.cfg_options),
-                           args.iters, args.warmup)
-        row = dict(config=config, **{f'{k}_s': times[k] for k in STEPS})
-        row['limit_s'] = times['student'] + times['teacher']
-        row['ratio'] = times['distill'] / row['limit_s']
+        for kind, fn in build_steps(config, args.batch_size, args.size,
+                                    args.cfg_options).items():
+            steps[(config, kind)] = fn
+    # every step of every config in one rotation: the "vs" column compares
+    # runs measured side by side, not minutes apart
+    times = time_steps(steps, args.iters, args.warmup)
+    rows = []
+    for config in args.configs:
+        row = dict(config=config,
+                   **{f'{k}_s': times[(config, k)] for k in STEPS})
+        row['limit_s'] = row['student_s'] + row['teacher_s']
+        row['ratio'] = row['distill_s'] / row['limit_s']
         if args.memory:
             for step in ('student', 'distill'):
                 row[f'{step}_peak_rss_mb'] = peak_rss_mb(
