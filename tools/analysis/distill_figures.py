@@ -66,6 +66,7 @@ def _figure(n_panels: int, dpi: int, rows: int = 1):
 
 def _save(fig, path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.tight_layout()  # moves the panels only; the canvas size stays
     fig.savefig(path)  # no bbox_inches: the pixel size is panels x PANEL x dpi
     plt.close(fig)
     print(f'wrote {path}')
