@@ -56,7 +56,9 @@ def test_gd_level_loss_matches_manual_selection():
     w = (att * d).detach()
     fg = torch.tensor([0, 1, 4, 5])
     bg = torch.tensor([i for i in range(16) if i not in fg.tolist()])
-    ref = w[fg].topk(2).values.mean() + w[bg].topk(2).values.mean()
+    # selected by the attention-weighted D, averaged unweighted
+    ref = d[fg[w[fg].topk(2).indices]].mean() \
+        + d[bg[w[bg].topk(2).indices]].mean()
     assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
     loss.backward()
     assert fs.grad.abs().sum() > 0

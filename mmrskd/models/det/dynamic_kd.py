@@ -73,27 +73,41 @@ def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
     return (sums[has] / k[has]).mean(), selected
 
 
+def selected_mean(values: Tensor, selected: Tensor) -> Tensor:
+    """Per-sample mean of ``values`` (N, H, W) over the ``selected``
+    (N, H*W) positions, averaged over the samples that have any."""
+    sel = selected.to(values.dtype)
+    count = sel.sum(1)
+    has = count > 0
+    if not bool(has.any()):
+        return values.new_zeros(())
+    sums = (values.flatten(1) * sel).sum(1)
+    return (sums[has] / count[has]).mean()
+
+
 def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,
                   gt_boxes: Sequence[Tensor], stride: float,
                   k_fg: float = 0.5, k_bg: float = 0.1, w_fg: float = 1.0,
                   w_bg: float = 1.0, tau: float = 0.5) -> Tensor:
     """GD on one FPN level (student map already aligned to the teacher's).
 
-    ``D = mean_c (norm(Ft) - norm(A(Fs)))^2`` per position, weighted by the
-    teacher attention; the top ``k_fg`` share of the weighted positions
-    inside ground-truth boxes and the top ``k_bg`` share outside them are
-    selected at every call (the "valuable regions", dynamic because they
-    follow the student), and
-    ``L = w_fg * mean_{fg sel} Att*D + w_bg * mean_{bg sel} Att*D``.
+    ``D = mean_c (norm(Ft) - norm(A(Fs)))^2`` per position. The teacher
+    attention weights it to rank the positions: the top ``k_fg`` share of
+    ``Att * D`` inside ground-truth boxes and the top ``k_bg`` share outside
+    them are selected at every call (the "valuable regions", dynamic because
+    they follow the student), and, as METHODS.md's formula writes it,
+    ``L = w_fg * mean_{fg sel} D + w_bg * mean_{bg sel} D``.
+    (Averaging ``Att * D`` instead measured 107 against a detection loss of
+    2 on Airbus at tau 0.5, where ``Att`` reaches hundreds at the peaks.)
     """
     teacher_feat = teacher_feat.detach()
     d = ((normalize_map(teacher_feat) - normalize_map(student_feat))**2
          ).mean(1)
-    weighted = teacher_attention(teacher_feat, tau) * d
+    weighted = (teacher_attention(teacher_feat, tau) * d).detach()
     fg = box_mask(gt_boxes, tuple(d.shape[1:]), stride)
-    loss_fg, _ = topk_mean(weighted, fg, k_fg)
-    loss_bg, _ = topk_mean(weighted, ~fg, k_bg)
-    return w_fg * loss_fg + w_bg * loss_bg
+    _, sel_fg = topk_mean(weighted, fg, k_fg)
+    _, sel_bg = topk_mean(weighted, ~fg, k_bg)
+    return w_fg * selected_mean(d, sel_fg) + w_bg * selected_mean(d, sel_bg)
 
 
 def isd_weights(student_inst_loss: Tensor, teacher_inst_loss: Tensor,
