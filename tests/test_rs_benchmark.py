@@ -86,3 +86,22 @@ def test_benchmark_reuses_a_trained_teacher_and_checks_inputs(
                             sys.executable)
     with pytest.raises(FileNotFoundError, match='--teacher-ckpt "x.pth"'):
         _run(tmp_path, demo_scenes, [0], teacher_ckpt='x.pth')
+
+
+def test_report_replaces_only_its_own_section(tmp_path):
+    path = tmp_path / 'benchmarks.md'
+    path.write_text('# Benchmarks\n\n## Throughput\n\nhand-written table\n')
+    results = {'teacher': [dict(key='teacher', seed=0, top1=80.0, top5=99.0,
+                                wall_seconds=None)]}
+    for _ in range(2):
+        bench.write_report(PROTOCOL, results, [0], str(path), [])
+    text = path.read_text()
+    assert text.startswith('# Benchmarks\n\n## Throughput\n\nhand-written')
+    assert text.count(bench.START) == text.count(bench.END) == 1
+    assert '| teacher ResNet-34 | 1 | 80.00 | 99.00 | - | 80.00 | - |' in text
+    results['alone'] = [dict(key='alone', seed=0, top1=70.0, top5=98.0,
+                             wall_seconds=60.0)]
+    bench.write_report(PROTOCOL, results, [0], str(path), [])
+    text = path.read_text()
+    assert '| student alone | 1 | 70.00 | 98.00 | - | 70.00 | 1.0 |' in text
+    assert text.count(bench.START) == 1 and 'hand-written table' in text

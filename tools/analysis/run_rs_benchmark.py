@@ -60,6 +60,10 @@ PROTOCOL = dict(
     epochs=30)
 
 
+START = '<!-- run_rs_benchmark.py: start -->'
+END = '<!-- run_rs_benchmark.py: end -->'
+
+
 def log(msg: str) -> None:
     print(f'[rs_benchmark {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
@@ -192,6 +196,11 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         'python tools/analysis/run_rs_benchmark.py ' + ' '.join(argv),
         '```',
         '',
+        'Without `--teacher-ckpt` the script trains the teacher itself '
+        '(`tools/train.py ' + protocol['teacher']['config'] + '`, seed 0); '
+        'with it, that checkpoint (trained by the same command) is tested '
+        'and used.',
+        '',
         'Each run is `tools/train.py CONFIG --cfg-options randomness.seed=S` '
         'with the configs below, then `tools/test.py` on its final '
         'checkpoint:',
@@ -201,12 +210,29 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         opts = ' '.join(run.get('options', []))
         lines.append(f'- {run["label"]}: `{run["config"]}`'
                      + (f' `{opts}`' if opts else ''))
-    text = '\n'.join(lines) + '\n'
+    text = '\n'.join(lines[2:]) + '\n'
     if path:
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        with open(path, 'w') as f:
-            f.write(text)
+        _write_section(path, text)
     return text
+
+
+def _write_section(path: str, text: str) -> None:
+    """Replace this benchmark's section of ``path`` (between the markers),
+    keeping whatever else the file holds; a new file gets a title."""
+    section = f'{START}\n{text}{END}\n'
+    old = ''
+    if osp.isfile(path):
+        with open(path) as f:
+            old = f.read()
+    if START in old and END in old:
+        new = old[:old.index(START)] + section + \
+            old[old.index(END) + len(END):].lstrip('\n')
+    else:
+        new = (old.rstrip('\n') + '\n\n' if old else '# Benchmarks\n\n') \
+            + section
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(new)
 
 
 def _cpu_name() -> str:
@@ -300,7 +326,8 @@ def main(argv=None):
     if args.report_only:
         text = write_report(PROTOCOL, collect(PROTOCOL, args.seeds,
                                               args.work_dir),
-                            args.seeds, args.report, argv)
+                            args.seeds, args.report,
+                            [a for a in argv if a != '--report-only'])
         print(text)
         return
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
