@@ -117,13 +117,8 @@ def main(argv=None):
     cfg = cli.load_config(args.config, args.cfg_options)
     with tempfile.TemporaryDirectory(prefix='mmrskd_test_') as tmp_dir:
         cfg = merge_args(cfg, args, tmp_dir)
-        try:
-            metrics = run(cfg, args)
-        except BaseException:
-            cli.end_distributed(succeeded=False)
-            raise
-        cli.end_distributed()
-        return metrics
+        with cli.distributed_run():
+            return run(cfg, args)
 
 
 def run(cfg, args):

@@ -90,12 +90,8 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     runner = cli.build_runner(cfg)
     cli.check_resume_checkpoint(runner, cfg, args.config)
-    try:
+    with cli.distributed_run():
         runner.train()
-    except BaseException:
-        cli.end_distributed(succeeded=False)
-        raise
-    cli.end_distributed()
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from ..apis import cli
+from ..models.distillers.teacher import config_model
 
 
 def load_model(cfg: Config, checkpoint: str,
@@ -17,9 +18,7 @@ def load_model(cfg: Config, checkpoint: str,
     a distiller's with its student and trainable loss parts). A distiller's
     teacher comes from ``teacher_ckpt`` or the config's ``teacher_ckpt``."""
     init_default_scope(cfg.default_scope)
-    model_cfg = cfg.model.copy()
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model_cfg = config_model(cfg)
     if teacher_ckpt is not None:
         model_cfg.teacher_ckpt = teacher_ckpt
     model = cli.models_registry(cfg).build(model_cfg)

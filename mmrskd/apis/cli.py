@@ -6,6 +6,7 @@ two is decided by the config's ``default_scope``.
 """
 import os
 import os.path as osp
+from contextlib import contextmanager
 from copy import deepcopy
 from typing import Optional, Sequence
 
@@ -138,6 +139,18 @@ def end_distributed(succeeded: bool = True) -> None:
         if succeeded:
             dist.barrier()
         dist.destroy_process_group()
+
+
+@contextmanager
+def distributed_run():
+    """Wrap a training or test run: :func:`end_distributed` afterwards,
+    with the barrier only when the run succeeded."""
+    try:
+        yield
+    except BaseException:
+        end_distributed(succeeded=False)
+        raise
+    end_distributed()
 
 
 def is_distiller(model_cfg: dict) -> bool:

@@ -33,7 +33,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -46,7 +46,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
 from mmrskd.models.distillers.base_distiller import build_student  # noqa: E402,E501
-from mmrskd.models.distillers.teacher import count_classes  # noqa: E402
+from mmrskd.models.distillers.teacher import (  # noqa: E402
+    config_model, count_classes)
 from mmrskd.testing import cls_batch, det_batch  # noqa: E402
 
 STEPS = ('student', 'teacher', 'distill')
@@ -63,34 +64,30 @@ def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
     init_default_scope(cfg.default_scope)
     MMLogger.get_instance('mmrskd_benchmark', log_level='ERROR')
     models = cli.models_registry(cfg)
-    make = det_batch if cli.is_detection(cfg) else cls_batch
-    optim_cfg = cfg.optim_wrapper
     if student_only:
+        distiller = None
         student = build_student(cfg.model.student,
-                                cfg.get('data_preprocessor'), models).train()
-        data = make(batch_size, size, count_classes(student) or 2)
-        s_optim = build_optim_wrapper(student, optim_cfg)
-        return {'student': lambda: student.train_step(data, s_optim)}
-
-    model_cfg = cfg.model
-    model_cfg.teacher_ckpt = None
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    distiller = models.build(model_cfg)
-    distiller.train()
-    student = distiller.student
+                                cfg.get('data_preprocessor'), models)
+    else:
+        model_cfg = config_model(cfg)
+        model_cfg.teacher_ckpt = None
+        distiller = models.build(model_cfg).train()
+        student = distiller.student
+    student.train()
+    make = det_batch if cli.is_detection(cfg) else cls_batch
     data = make(batch_size, size, count_classes(student) or 2)
-    s_optim = build_optim_wrapper(student, optim_cfg)
-    d_optim = build_optim_wrapper(distiller, optim_cfg)
+    s_optim = build_optim_wrapper(student, cfg.optim_wrapper)
+    steps = {'student': lambda: student.train_step(data, s_optim)}
+    if distiller is None:
+        return steps
+
+    d_optim = build_optim_wrapper(distiller, cfg.optim_wrapper)
     t_inputs = distiller.data_preprocessor(data, True)
     t_inputs = t_inputs.get('teacher_inputs', t_inputs['inputs'])
-
-    return {
-        'student': lambda: student.train_step(data, s_optim),
-        'teacher': lambda: distiller.teacher(
-            lambda m, x: m(x, mode='tensor'), t_inputs),
-        'distill': lambda: distiller.train_step(data, d_optim),
-    }
+    steps['teacher'] = lambda: distiller.teacher(
+        lambda m, x: m(x, mode='tensor'), t_inputs)
+    steps['distill'] = lambda: distiller.train_step(data, d_optim)
+    return steps
 
 
 def time_steps(steps: Dict, iters: int, warmup: int) -> Dict:

@@ -50,6 +50,19 @@ def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
     return (hits > 0).view(n, h, w)
 
 
+def selected_mean(values: Tensor, selected: Tensor) -> Tensor:
+    """Per-sample mean of ``values`` (N, H, W or N, H*W) over the
+    ``selected`` (N, H*W) positions, averaged over the samples that have
+    any."""
+    sel = selected.to(values.dtype)
+    count = sel.sum(1)
+    has = count > 0
+    if not bool(has.any()):
+        return values.new_zeros(())
+    sums = (values.flatten(1) * sel).sum(1)
+    return (sums[has] / count[has]).mean()
+
+
 def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
                                                                    Tensor]:
     """Mean of the top ``ceil(ratio * n)`` values among the ``n`` positions
@@ -66,23 +79,7 @@ def topk_mean(values: Tensor, mask: Tensor, ratio: float) -> Tuple[Tensor,
     order = masked.argsort(dim=1, descending=True, stable=True)
     take = torch.arange(flat.size(1), device=flat.device)[None] < k[:, None]
     selected = torch.zeros_like(m).scatter_(1, order, take)
-    sums = (flat * selected).sum(1)
-    has = k > 0
-    if not bool(has.any()):
-        return flat.new_zeros(()), selected
-    return (sums[has] / k[has]).mean(), selected
-
-
-def selected_mean(values: Tensor, selected: Tensor) -> Tensor:
-    """Per-sample mean of ``values`` (N, H, W) over the ``selected``
-    (N, H*W) positions, averaged over the samples that have any."""
-    sel = selected.to(values.dtype)
-    count = sel.sum(1)
-    has = count > 0
-    if not bool(has.any()):
-        return values.new_zeros(())
-    sums = (values.flatten(1) * sel).sum(1)
-    return (sums[has] / count[has]).mean()
+    return selected_mean(flat, selected), selected
 
 
 def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,

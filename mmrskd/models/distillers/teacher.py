@@ -22,6 +22,16 @@ class TeacherCheckpointError(RuntimeError):
     """The teacher checkpoint is missing or does not fit the teacher."""
 
 
+def config_model(cfg: Config) -> ConfigDict:
+    """A copy of ``cfg.model`` carrying the config's top-level
+    ``data_preprocessor`` (as mmengine's Runner hands it over) unless the
+    model has its own."""
+    model = ConfigDict(cfg.model.copy())
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return model
+
+
 def teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]
                       ) -> ConfigDict:
     """The teacher's model config: given inline, or the ``model`` of the
@@ -35,11 +45,7 @@ def teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]
         raise FileNotFoundError(
             f'teacher_cfg "{teacher_cfg}" does not exist (relative paths '
             'are taken from the current directory).')
-    cfg = Config.fromfile(teacher_cfg)
-    model = cfg.model
-    if cfg.get('data_preprocessor') is not None:
-        model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    return model
+    return config_model(Config.fromfile(teacher_cfg))
 
 
 def load_teacher_weights(model: nn.Module, ckpt: str,
