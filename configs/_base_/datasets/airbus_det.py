@@ -3,7 +3,7 @@
 # (a CPU-scale protocol: aircraft are then about 15-40 px):
 #   python tools/dataset_converters/airbus_to_dota.py ../shared/data/airbus_aircraft data/airbus_dota
 #   python tools/dataset_converters/dota_split.py data/airbus_dota/train data/airbus_256/train \
-#       --size 256 --gap 64 --rates 0.5 --skip-empty
+#       --size 256 --gap 0 --rates 0.5 --skip-empty
 #   python tools/dataset_converters/dota_split.py data/airbus_dota/valid data/airbus_256/val \
 #       --size 256 --gap 0 --rates 0.5
 _base_ = ['./rs_det.py']
