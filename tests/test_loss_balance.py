@@ -1,0 +1,119 @@
+"""Gradient share per loss term: the norms against hand-computed gradients,
+the scaling of a term's weight, and the tool end to end."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+from mmrskd.analysis.loss_balance import gradient_norms, term_value
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def test_gradient_norms_by_hand():
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+    v = torch.nn.Parameter(torch.tensor([3.0]))
+    x = torch.tensor([3.0, 4.0, 12.0])
+    losses = {
+        'loss': (w * x).sum(),                  # d/dw = x, |x| = 13
+        'loss_kd': [(w ** 2).sum(), w.sum()],   # a per-level list: 2w + 1
+        'loss_free': torch.tensor(2.0),         # does not reach the params
+        'accuracy': (w * 100).sum(),            # not a loss: ignored
+    }
+    out = gradient_norms(losses, [w, v])
+    assert set(out) == {'loss', 'loss_kd', 'loss_free', 'total'}
+    assert out['loss']['grad_norm'] == pytest.approx(13.0)
+    assert out['loss']['loss'] == pytest.approx(3 - 8 + 6)
+    g_kd = 2 * w.detach() + 1
+    assert out['loss_kd']['grad_norm'] == pytest.approx(float(g_kd.norm()))
+    assert out['loss_free']['grad_norm'] == 0
+    assert out['total']['grad_norm'] == pytest.approx(
+        float((x + g_kd).norm()))
+    assert term_value([torch.ones(2), torch.full((3,), 2.)]) == 3
+    with pytest.raises(ValueError, match='No loss terms'):
+        gradient_norms({'accuracy': w.sum()}, [w])
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    teacher = MODELS.build(Config.fromfile(
+        osp.join(ROOT, 'configs/resnet34_demo.py')).model)
+    path = tmp_path_factory.mktemp('lb') / 'teacher.pth'
+    torch.save({'state_dict': teacher.state_dict()}, path)
+    return str(path)
+
+
+def _run(tmp_path, demo_scenes, teacher_ckpt, ckpt, *options):
+    from tools.analysis import loss_balance as tool
+    out = tmp_path / 'lb.json'
+    tool.main(['configs/kd_r34_r18_demo.py', ckpt, '--teacher-ckpt',
+               teacher_ckpt, '--batches', '2', '--json', str(out),
+               '--cfg-options',
+               f'train_dataloader.dataset.data_root={demo_scenes}',
+               *options])
+    return json.loads(out.read_text())['terms']
+
+
+def test_tool_weight_scales_only_its_term(demo_scenes, teacher_ckpt,
+                                          tmp_path, capsys):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/kd_r34_r18_demo.py'))
+    cfg.model.teacher_ckpt = teacher_ckpt
+    init_default_scope('mmpretrain')
+    torch.manual_seed(1)
+    distiller = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'kd.pth'
+    torch.save({'state_dict': distiller.state_dict()}, ckpt)
+    before = {k: v.clone() for k, v in distiller.state_dict().items()}
+
+    base = _run(tmp_path, demo_scenes, teacher_ckpt, str(ckpt))
+    printed = capsys.readouterr().out
+    assert '| loss_kd |' in printed and '/ loss' in printed
+    assert base['loss']['ratio'] == pytest.approx(1.0)
+    assert base['loss_kd']['grad_norm'] > 0
+    assert base['loss_kd']['ratio'] == pytest.approx(
+        base['loss_kd']['grad_norm'] / base['loss']['grad_norm'])
+    # same batches (fixed seed, augmentation included): a 3x weight gives
+    # exactly 3x the KD gradient and leaves the cross-entropy untouched
+    tripled = _run(tmp_path, demo_scenes, teacher_ckpt, str(ckpt),
+                   'model.distill_losses.loss_kd.loss_weight=3.0')
+    assert tripled['loss']['grad_norm'] == pytest.approx(
+        base['loss']['grad_norm'], rel=1e-5)
+    assert tripled['loss_kd']['grad_norm'] == pytest.approx(
+        3 * base['loss_kd']['grad_norm'], rel=1e-5)
+    assert tripled['loss_kd']['loss'] == pytest.approx(
+        3 * base['loss_kd']['loss'], rel=1e-5)
+    # nothing changes in the model: no update, BN statistics restored
+    from mmengine.runner import Runner
+    from mmrskd.analysis import loss_balance
+    cfg.train_dataloader.dataset.data_root = demo_scenes
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    distiller.eval()
+    loader = Runner.build_dataloader(cfg.train_dataloader)
+    loss_balance(distiller, [next(iter(loader))])
+    after = distiller.state_dict()
+    assert any('running_mean' in k for k in after)
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    assert not distiller.training
+
+
+def test_tool_errors(demo_scenes, teacher_ckpt, tmp_path):
+    from tools.analysis import loss_balance as tool
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tool.main(['configs/kd_r34_r18_demo.py', 'missing.pth'])
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/kd_r34_r18_demo.py'))
+    cfg.model.teacher_ckpt = teacher_ckpt
+    init_default_scope('mmpretrain')
+    ckpt = tmp_path / 'kd.pth'
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
+    with pytest.raises(SystemExit, match="'loss_cls' is not a loss term"):
+        tool.main(['configs/kd_r34_r18_demo.py', str(ckpt), '--teacher-ckpt',
+                   teacher_ckpt, '--batches', '1', '--reference', 'loss_cls',
+                   '--cfg-options',
+                   f'train_dataloader.dataset.data_root={demo_scenes}'])
