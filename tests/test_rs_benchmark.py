@@ -55,8 +55,9 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     diff = [r['top1'] - alone[r['seed']] for r in results['kd']]
     assert row.startswith(
         f'| KD | 2 | {statistics.mean(kd):.2f} ± {statistics.stdev(kd):.2f} |')
-    assert f'| {statistics.mean(diff):.2f} ± {statistics.stdev(diff):.2f} |' \
-        in row
+    m, sd = statistics.mean(diff), statistics.stdev(diff)
+    h = 12.706 * sd / 2 ** 0.5  # t(0.975, df 1) * sd / sqrt(n)
+    assert f'| {m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}] | - |' in row
     assert f'| {kd[0]:.2f}, {kd[1]:.2f} |' in row
     assert '`configs/kd_r34_r18_demo.py`' in report
 
@@ -98,10 +99,26 @@ def test_report_replaces_only_its_own_section(tmp_path):
     text = path.read_text()
     assert text.startswith('# Benchmarks\n\n## Throughput\n\nhand-written')
     assert text.count(bench.START) == text.count(bench.END) == 1
-    assert '| teacher ResNet-34 | 1 | 80.00 | 99.00 | - | 80.00 | - |' in text
+    assert '| teacher ResNet-34 | 1 | 80.00 | 99.00 | - | - | 80.00 | - |' \
+        in text
     results['alone'] = [dict(key='alone', seed=0, top1=70.0, top5=98.0,
                              wall_seconds=60.0)]
     bench.write_report(PROTOCOL, results, [0], str(path), [])
     text = path.read_text()
-    assert '| student alone | 1 | 70.00 | 98.00 | - | 70.00 | 1.0 |' in text
+    assert '| student alone | 1 | 70.00 | 98.00 | - | - | 70.00 | 1.0 |' \
+        in text
     assert text.count(bench.START) == 1 and 'hand-written table' in text
+
+
+def test_paired_differences_and_t_quantiles():
+    # diffs 1, 2, 3: mean 2, std 1, half-width t(0.975, 2) / sqrt(3)
+    h = 4.303 / 3 ** 0.5
+    assert bench.paired([1.0, 2.0, 3.0]) == \
+        f'+2.00 ± 1.00 [{2 - h:+.2f}, {2 + h:+.2f}]'
+    assert bench.paired([-0.5]) == '-0.50' and bench.paired([]) == '-'
+    # beyond the table: scipy.stats.t.ppf(0.975, df)
+    for df, ref in ((11, 2.200985), (20, 2.085963), (31, 2.039513),
+                    (60, 2.000298)):
+        assert bench.t975(df) == pytest.approx(ref, abs=1e-3)
+    with pytest.raises(ValueError):
+        bench.t975(0)

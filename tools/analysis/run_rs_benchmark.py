@@ -156,10 +156,43 @@ def summarise(values: List[float]) -> str:
     return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
 
 
+#: two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+        2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
+        2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052,
+        2.048, 2.045, 2.042)
+
+
+def t975(df: int) -> float:
+    """The 97.5 % quantile of Student's t (table up to 30 degrees of
+    freedom, Cornish-Fisher expansion beyond: error < 0.001)."""
+    if df < 1:
+        raise ValueError(f'df must be >= 1, got {df}')
+    if df <= len(T975):
+        return T975[df - 1]
+    z = 1.959964
+    return (z + (z**3 + z) / (4 * df)
+            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2))
+
+
+def paired(diffs: List[float]) -> str:
+    """Mean per-seed difference ± its std and the 95 % confidence interval
+    of the mean: ``+1.23 ± 0.40 [+0.24, +2.22]``."""
+    if not diffs:
+        return '-'
+    m = statistics.mean(diffs)
+    if len(diffs) == 1:
+        return f'{m:+.2f}'
+    sd = statistics.stdev(diffs)
+    h = t975(len(diffs) - 1) * sd / len(diffs) ** 0.5
+    return f'{m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}]'
+
+
 def write_report(protocol: dict, results: Dict[str, List[dict]],
                  seeds: List[int], path: str, argv: List[str]) -> str:
     """Markdown with mean ± sample std over the finished seeds."""
     alone = {r['seed']: r['top1'] for r in results.get('alone', [])}
+    kd = {r['seed']: r['top1'] for r in results.get('kd', [])}
     lines = [
         '# Benchmarks',
         '',
@@ -171,27 +204,32 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         f'{platform.python_version()}. Seeds requested: '
         f'{", ".join(map(str, seeds))}; mean ± sample standard deviation over '
         'the seeds finished so far. The test set is the same 560 images '
-        'in every run (1 image = 0.18 points). "vs alone" is the mean '
-        'per-seed difference to the student alone (same seed).',
+        'in every run (1 image = 0.18 points). "vs alone" and "vs KD" are '
+        'the per-seed differences in top-1 to the student alone and to KD '
+        '(same seed): mean ± std [95 % confidence interval of the mean, '
+        "Student's t]; an interval that excludes 0 is a significant "
+        'difference.',
         '',
-        '| model | seeds | top-1 (%) | top-5 (%) | vs alone (top-1) | '
+        '| model | seeds | top-1 (%) | top-5 (%) | vs alone | vs KD | '
         'per-seed top-1 | wall min/run |',
-        '|---|---|---|---|---|---|---|',
+        '|---|---|---|---|---|---|---|---|',
     ]
     runs = [protocol['teacher']] + protocol['students']
     for run in runs:
         rs = sorted(results.get(run['key'], []), key=lambda r: r['seed'])
         top1 = [r['top1'] for r in rs]
         top5 = [r['top5'] for r in rs]
-        diffs = [r['top1'] - alone[r['seed']] for r in rs
-                 if r['seed'] in alone and run['key'] not in ('alone',
-                                                              'teacher')]
+        def vs(ref, skip):
+            return [r['top1'] - ref[r['seed']] for r in rs
+                    if r['seed'] in ref and run['key'] not in skip]
+        vs_alone = vs(alone, ('alone', 'teacher'))
+        vs_kd = vs(kd, ('alone', 'teacher', 'kd'))
         walls = [r['wall_seconds'] for r in rs if r['wall_seconds']]
         wall = statistics.mean(walls) / 60 if walls else None
         lines.append(
             f'| {run["label"]} | {len(rs)} | {summarise(top1)} | '
             f'{summarise(top5)} | '
-            f'{summarise(diffs) if diffs else "-"} | '
+            f'{paired(vs_alone)} | {paired(vs_kd)} | '
             f'{", ".join(f"{v:.2f}" for v in top1) or "-"} | '
             f'{f"{wall:.1f}" if wall is not None else "-"} |')
     lines += [
