@@ -122,3 +122,30 @@ def test_paired_differences_and_t_quantiles():
         assert bench.t975(df) == pytest.approx(ref, abs=1e-3)
     with pytest.raises(ValueError):
         bench.t975(0)
+
+
+def test_copies_sharing_a_work_dir_skip_a_locked_run(tmp_path, demo_scenes):
+    """A run locked by another copy is skipped (not trained twice); the
+    report holds whatever any copy finished."""
+    import fcntl
+    runs = tmp_path / 'runs'
+    runs.mkdir()
+    with open(runs / '.kd_s0.lock', 'w') as other:  # "another copy" has kd
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        results = _run(tmp_path, demo_scenes, [0])
+        assert sorted(results) == ['alone', 'teacher']
+        assert not (runs / 'kd_s0').exists()
+        with bench.run_lock(str(runs), 'kd_s0', wait=False) as mine:
+            assert not mine
+    results = _run(tmp_path, demo_scenes, [0])  # released: now it runs
+    assert sorted(results) == ['alone', 'kd', 'teacher']
+    # a second set of seeds from another copy lands in the same report
+    (runs / 'kd_s7').mkdir()
+    (runs / 'kd_s7' / 'result.json').write_text(json.dumps(dict(
+        results['kd'][0], seed=7)))
+    results = bench.collect(PROTOCOL, str(runs))
+    assert [r['seed'] for r in results['kd']] == [0, 7]
+    assert bench.finished_seeds(results) == [0, 7]
+    assert bench.reproduce_args(['--seeds', '3', '--methods', 'kd', 'alone',
+                                 '--teacher-ckpt', 't.pth'], [0, 7]) == \
+        ['--seeds', '0', '7', '--teacher-ckpt', 't.pth']

@@ -21,9 +21,13 @@ final checkpoint from ``tools/test.py``, wall time) and is skipped later,
 an interrupted one is resumed from its last checkpoint. After each run
 ``docs/benchmarks.md`` is rewritten with mean and std over the finished
 seeds, so the script is safe to stop and start again, or to leave running
-in the background. A lock file refuses a second copy on the same work dir.
+in the background. Several copies may share one work dir to use several
+cores (``OMP_NUM_THREADS=1``, one copy per core): each run is locked while
+it trains and the other copies skip it; the report holds every finished run
+in the work dir.
 """
 import argparse
+import contextlib
 import fcntl
 import glob
 import json
@@ -188,6 +192,19 @@ def paired(diffs: List[float]) -> str:
     return f'{m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}]'
 
 
+def reproduce_args(argv: List[str], seeds: List[int]) -> List[str]:
+    """The command-line arguments without ``--seeds``/``--methods`` (which
+    differ between copies sharing a work dir), with ``--seeds`` set to the
+    seeds of the report."""
+    out, skip = [], False
+    for a in argv:
+        if a.startswith('--'):
+            skip = a in ('--seeds', '--methods')
+        if not skip:
+            out.append(a)
+    return (['--seeds', *map(str, seeds)] if seeds else []) + out
+
+
 def write_report(protocol: dict, results: Dict[str, List[dict]],
                  seeds: List[int], path: str, argv: List[str]) -> str:
     """Markdown with mean ± sample std over the finished seeds."""
@@ -201,9 +218,9 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         'Written by `tools/analysis/run_rs_benchmark.py` (the protocol is in '
         'its docstring); machine: '
         f'{_cpu_name()}, {os.cpu_count()} cores, no GPU, Python '
-        f'{platform.python_version()}. Seeds requested: '
-        f'{", ".join(map(str, seeds))}; mean ± sample standard deviation over '
-        'the seeds finished so far. The test set is the same 560 images '
+        f'{platform.python_version()}. Seeds finished: '
+        f'{", ".join(map(str, seeds)) or "none"} (per method: the "seeds" '
+        'column); mean ± sample standard deviation over them. The test set is the same 560 images '
         'in every run (1 image = 0.18 points). "vs alone" and "vs KD" are '
         'the per-seed differences in top-1 to the student alone and to KD '
         '(same seed): mean ± std [95 % confidence interval of the mean, '
@@ -237,8 +254,13 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         'Reproduce (resumable; safe to leave running in the background):',
         '',
         '```bash',
-        'python tools/analysis/run_rs_benchmark.py ' + ' '.join(argv),
+        'python tools/analysis/run_rs_benchmark.py '
+        + ' '.join(reproduce_args(argv, seeds)),
         '```',
+        '',
+        'To use several cores, start the same command once per core with '
+        '`OMP_NUM_THREADS=1`: the copies share the work dir and each run is '
+        'trained by one of them.',
         '',
         'Without `--teacher-ckpt` the script trains the teacher itself '
         '(`tools/train.py ' + protocol['teacher']['config'] + '`, seed 0); '
@@ -290,16 +312,52 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def collect(protocol: dict, seeds: List[int], work_dir: str
-            ) -> Dict[str, List[dict]]:
+def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
+    """Every finished run of the protocol in ``work_dir`` (all seeds)."""
     results: Dict[str, List[dict]] = {}
     for run in [protocol['teacher']] + protocol['students']:
-        for seed in ([0] if run is protocol['teacher'] else seeds):
-            path = osp.join(work_dir, f'{run["key"]}_s{seed}', 'result.json')
-            if osp.isfile(path):
-                with open(path) as f:
-                    results.setdefault(run['key'], []).append(json.load(f))
+        paths = glob.glob(osp.join(work_dir, f'{run["key"]}_s*',
+                                   'result.json'))
+        for path in paths:
+            seed = osp.basename(osp.dirname(path))[len(run['key']) + 2:]
+            if not seed.isdigit():  # e.g. dkd_s0 when looking for d_s*
+                continue
+            with open(path) as f:
+                results.setdefault(run['key'], []).append(json.load(f))
+        if run['key'] in results:
+            results[run['key']].sort(key=lambda r: r['seed'])
     return results
+
+
+@contextlib.contextmanager
+def run_lock(work_dir: str, name: str, wait: bool):
+    """An exclusive lock on run ``name`` of ``work_dir``; yields whether it
+    was acquired (``wait=False`` gives up at once if another process holds
+    it). Released when the block ends or the process dies."""
+    with open(osp.join(work_dir, f'.{name}.lock'), 'w') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _report(protocol, work_dir, report, argv) -> Dict:
+    # one writer at a time when several copies share the work dir
+    with run_lock(work_dir, 'report', wait=True):
+        results = collect(protocol, work_dir)
+        write_report(protocol, results, finished_seeds(results), report,
+                     argv)
+    return results
+
+
+def finished_seeds(results: Dict[str, List[dict]]) -> List[int]:
+    return sorted({r['seed'] for k, rs in results.items() if k != 'teacher'
+                   for r in rs})
 
 
 def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
@@ -313,20 +371,15 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
             'ships: one folder per class, e.g. aGrass/, bField/). Pass '
             '--data-root.')
     os.makedirs(work_dir, exist_ok=True)
-    lock = open(osp.join(work_dir, '.lock'), 'w')
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise RuntimeError(f'Another run_rs_benchmark.py is using '
-                           f'"{work_dir}"; wait for it or stop it.') from None
     argv = argv or []
     teacher = protocol['teacher']
     epochs = teacher.get('epochs', protocol['epochs'])
     if teacher_ckpt is not None and not osp.isfile(teacher_ckpt):
         raise FileNotFoundError(f'--teacher-ckpt "{teacher_ckpt}" does not '
                                 'exist.')
-    t = run_one(teacher, 0, osp.join(work_dir, 'teacher_s0'), epochs,
-                data_root, python, None, trained=teacher_ckpt)
+    with run_lock(work_dir, 'teacher_s0', wait=True):  # students need it
+        t = run_one(teacher, 0, osp.join(work_dir, 'teacher_s0'), epochs,
+                    data_root, python, None, trained=teacher_ckpt)
     teacher_ckpt = teacher_ckpt or osp.join(work_dir, 'teacher_s0',
                                             f'epoch_{epochs}.pth')
     log(f'teacher top-1 {t["top1"]:.2f}')
@@ -334,14 +387,17 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                 if methods is None or s['key'] in methods]
     for seed in seeds:  # all methods of a seed before the next seed
         for run in students:
-            run_one(run, seed, osp.join(work_dir, f'{run["key"]}_s{seed}'),
-                    protocol['epochs'], data_root, python,
-                    None if run['key'] == 'alone' else teacher_ckpt)
-            write_report(protocol, collect(protocol, seeds, work_dir), seeds,
-                         report, argv)
-    results = collect(protocol, seeds, work_dir)
-    write_report(protocol, results, seeds, report, argv)
-    return results
+            name = f'{run["key"]}_s{seed}'
+            with run_lock(work_dir, name, wait=False) as mine:
+                if not mine:
+                    log(f'{run["key"]} seed {seed} is being run by another '
+                        'copy; skipped')
+                    continue
+                run_one(run, seed, osp.join(work_dir, name),
+                        protocol['epochs'], data_root, python,
+                        None if run['key'] == 'alone' else teacher_ckpt)
+            _report(protocol, work_dir, report, argv)
+    return _report(protocol, work_dir, report, argv)
 
 
 def parse_args(argv=None):
@@ -368,9 +424,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.report_only:
-        text = write_report(PROTOCOL, collect(PROTOCOL, args.seeds,
-                                              args.work_dir),
-                            args.seeds, args.report,
+        results = collect(PROTOCOL, args.work_dir)
+        text = write_report(PROTOCOL, results, finished_seeds(results),
+                            args.report,
                             [a for a in argv if a != '--report-only'])
         print(text)
         return
