@@ -11,8 +11,8 @@ for every run), images resized to 64 px (random 64 px crops of 72 px and
 flips for training), 30 epochs SGD lr 0.05 momentum 0.9 wd 5e-4 cosine,
 batch 64. Teacher ResNet-34 (trained once, seed 0); students an
 eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
-and beta 2), ISDM and ISDM without instance scaling / without the dynamic
-margin, each with every seed of ``--seeds`` (the training seed; the split
+and beta 2), ISDM (KD-term weight 4 and 1) and ISDM without instance
+scaling / without the dynamic margin, each with every seed of ``--seeds`` (the training seed; the split
 does not change).
 
 Every run is a plain ``tools/train.py`` process with its own work dir under
@@ -60,6 +60,10 @@ PROTOCOL = dict(
         dict(key='dkd_b2', label='DKD, beta 2', config=DKD,
              options=['model.distill_losses.loss_dkd.beta=2.0']),
         dict(key='isdm', label='ISDM', config=ISDM),
+        # the KD term's weight of plain KD (1 instead of 4): ISDM's default
+        # gives its loss ~9x the cross-entropy's gradient (loss_balance.py)
+        dict(key='isdm_w1', label='ISDM, KD-term weight 1', config=ISDM,
+             options=['model.distill_losses.loss_isdm.loss_weight=1.0']),
         dict(key='isdm_no_is', label='ISDM without instance scaling',
              config=ISDM,
              options=['model.distill_losses.loss_isdm.use_is=False']),
