@@ -12,8 +12,8 @@ flips for training), 30 epochs SGD lr 0.05 momentum 0.9 wd 5e-4 cosine,
 batch 64. Teacher ResNet-34 (trained once, seed 0); students an
 eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
 and beta 2), ISDM (KD-term weight 4 and 1) and ISDM without instance
-scaling / without the dynamic margin, each with every seed of ``--seeds`` (the training seed; the split
-does not change).
+scaling / without the dynamic margin, each with every seed of ``--seeds``
+(the training seed; the split does not change).
 
 Every run is a plain ``tools/train.py`` process with its own work dir under
 ``--work-dir``; a finished run leaves ``result.json`` (top-1/top-5 of the
