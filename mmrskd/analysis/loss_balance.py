@@ -12,7 +12,10 @@ from torch import Tensor
 
 
 def term_value(loss) -> Tensor:
-    """A loss entry as one scalar (mmdet returns per-level lists)."""
+    """A loss entry as one scalar, reduced as mmengine's
+    ``BaseModel.parse_losses`` does (mean of a tensor, sum over mmdet's
+    per-level lists) but keeping the graph, which ``parse_losses`` detaches
+    for logging."""
     if isinstance(loss, Tensor):
         return loss.mean()
     return sum(term_value(x) for x in loss)
@@ -47,7 +50,7 @@ def loss_balance(model: nn.Module, batches: Iterable[dict]
     step; parameters are not updated and BN statistics are restored."""
     student = getattr(model, 'student', model)
     params = [p for p in student.parameters() if p.requires_grad]
-    buffers = {k: v.clone() for k, v in model.state_dict().items()}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     was_training = model.training
     model.train()
     sums: Dict[str, Dict[str, float]] = {}
@@ -62,7 +65,7 @@ def loss_balance(model: nn.Module, batches: Iterable[dict]
                 acc['grad_norm'] += v['grad_norm']
             count += 1
     finally:
-        model.load_state_dict(buffers)
+        model.load_state_dict(state)
         model.train(was_training)
     if not count:
         raise ValueError('loss_balance: no batches.')

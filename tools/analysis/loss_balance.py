@@ -17,6 +17,7 @@ gradient is many times the task loss's means the student spends its capacity
 on copying the teacher.
 """
 import argparse
+import itertools
 import json
 import os.path as osp
 import sys
@@ -46,13 +47,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def take(loader, n):
-    for i, batch in enumerate(loader):
-        if i == n:
-            return
-        yield batch
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.batches < 1:
@@ -66,7 +60,7 @@ def main(argv=None):
     loader = cfg.train_dataloader.copy()
     loader.update(num_workers=0, persistent_workers=False)
     dataloader = Runner.build_dataloader(loader, seed=args.seed)
-    result = loss_balance(model, take(dataloader, args.batches))
+    result = loss_balance(model, itertools.islice(dataloader, args.batches))
     if args.reference not in result:
         raise SystemExit(f'--reference {args.reference!r} is not a loss term '
                          f'of this model: {sorted(result)}.')

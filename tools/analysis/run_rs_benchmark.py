@@ -38,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'RSSCN7_256')
@@ -52,7 +52,8 @@ PROTOCOL = dict(
     students=[
         dict(key='alone', label='student alone',
              config='configs/resnet18w8_rsscn7_cpu.py'),
-        dict(key='kd', label='KD', config='configs/kd_r34_r18w8_rsscn7_cpu.py'),
+        dict(key='kd', label='KD',
+             config='configs/kd_r34_r18w8_rsscn7_cpu.py'),
         dict(key='dkd', label='DKD (warm-up 3 epochs)', config=DKD),
         # beta 8 (the CIFAR preset) gives the non-target term ~10x the
         # cross-entropy's gradient on this 7-class, 0.18 M-parameter
@@ -183,6 +184,11 @@ def t975(df: int) -> float:
             + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2))
 
 
+def per_seed_diffs(runs: List[dict], ref: Dict[int, float]) -> List[float]:
+    """Top-1 of each run minus ``ref``'s top-1 of the same seed."""
+    return [r['top1'] - ref[r['seed']] for r in runs if r['seed'] in ref]
+
+
 def paired(diffs: List[float]) -> str:
     """Mean per-seed difference ± its std and the 95 % confidence interval
     of the mean: ``+1.23 ± 0.40 [+0.24, +2.22]``."""
@@ -224,12 +230,12 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         f'{_cpu_name()}, {os.cpu_count()} cores, no GPU, Python '
         f'{platform.python_version()}. Seeds finished: '
         f'{", ".join(map(str, seeds)) or "none"} (per method: the "seeds" '
-        'column); mean ± sample standard deviation over them. The test set is the same 560 images '
-        'in every run (1 image = 0.18 points). "vs alone" and "vs KD" are '
-        'the per-seed differences in top-1 to the student alone and to KD '
-        '(same seed): mean ± std [95 % confidence interval of the mean, '
-        "Student's t]; an interval that excludes 0 is a significant "
-        'difference.',
+        'column); mean ± sample standard deviation over them. The test set '
+        'is the same 560 images in every run (1 image = 0.18 points). '
+        '"vs alone" and "vs KD" are the per-seed differences in top-1 to '
+        'the student alone and to KD (same seed): mean ± std [95 % '
+        "confidence interval of the mean, Student's t]; an interval that "
+        'excludes 0 is a significant difference.',
         '',
         '| model | seeds | top-1 (%) | top-5 (%) | vs alone | vs KD | '
         'per-seed top-1 | wall min/run |',
@@ -240,11 +246,10 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         rs = sorted(results.get(run['key'], []), key=lambda r: r['seed'])
         top1 = [r['top1'] for r in rs]
         top5 = [r['top5'] for r in rs]
-        def vs(ref, skip):
-            return [r['top1'] - ref[r['seed']] for r in rs
-                    if r['seed'] in ref and run['key'] not in skip]
-        vs_alone = vs(alone, ('alone', 'teacher'))
-        vs_kd = vs(kd, ('alone', 'teacher', 'kd'))
+        vs_alone = per_seed_diffs(rs, alone) \
+            if run['key'] not in ('alone', 'teacher') else []
+        vs_kd = per_seed_diffs(rs, kd) \
+            if run['key'] not in ('alone', 'teacher', 'kd') else []
         walls = [r['wall_seconds'] for r in rs if r['wall_seconds']]
         wall = statistics.mean(walls) / 60 if walls else None
         lines.append(
@@ -324,7 +329,7 @@ def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
                                    'result.json'))
         for path in paths:
             seed = osp.basename(osp.dirname(path))[len(run['key']) + 2:]
-            if not seed.isdigit():  # e.g. dkd_s0 when looking for d_s*
+            if not seed.isdigit():  # e.g. a copied kd_s0_old
                 continue
             with open(path) as f:
                 results.setdefault(run['key'], []).append(json.load(f))
@@ -350,13 +355,14 @@ def run_lock(work_dir: str, name: str, wait: bool):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _report(protocol, work_dir, report, argv) -> Dict:
-    # one writer at a time when several copies share the work dir
+def _report(protocol, work_dir, report, argv) -> Tuple[Dict, str]:
+    """Collect every finished run and rewrite the report (one writer at a
+    time when several copies share the work dir)."""
     with run_lock(work_dir, 'report', wait=True):
         results = collect(protocol, work_dir)
-        write_report(protocol, results, finished_seeds(results), report,
-                     argv)
-    return results
+        text = write_report(protocol, results, finished_seeds(results),
+                            report, argv)
+    return results, text
 
 
 def finished_seeds(results: Dict[str, List[dict]]) -> List[int]:
@@ -401,7 +407,7 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                         protocol['epochs'], data_root, python,
                         None if run['key'] == 'alone' else teacher_ckpt)
             _report(protocol, work_dir, report, argv)
-    return _report(protocol, work_dir, report, argv)
+    return _report(protocol, work_dir, report, argv)[0]
 
 
 def parse_args(argv=None):
@@ -428,11 +434,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.report_only:
-        results = collect(PROTOCOL, args.work_dir)
-        text = write_report(PROTOCOL, results, finished_seeds(results),
-                            args.report,
-                            [a for a in argv if a != '--report-only'])
-        print(text)
+        os.makedirs(args.work_dir, exist_ok=True)  # for the report lock
+        print(_report(PROTOCOL, args.work_dir, args.report,
+                      [a for a in argv if a != '--report-only'])[1])
         return
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
                   args.data_root, args.python, args.methods,
