@@ -1,6 +1,8 @@
+import glob
 import os.path as osp
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 
 def read_requirements(name):
@@ -16,6 +18,38 @@ def read_version():
     return ns['__version__']
 
 
+class BuildPyWithConfigs(build_py):
+    """Also copy ``configs/`` into the built package as
+    ``mmrskd/.mim/configs``, where mmdet and mmpretrain keep theirs, so a
+    wheel carries every config and ``_base_ = ['mmrskd::...']`` resolves
+    after ``pip install``. The copy goes to the build directory only, never
+    into the source tree; an editable install reads ``configs/`` of the
+    checkout (see ``mmrskd/utils/config_scope.py``)."""
+
+    def config_files(self) -> list:
+        """(source, destination) of every config file."""
+        here = osp.dirname(osp.abspath(__file__))
+        sources = sorted(glob.glob(
+            osp.join(here, 'configs', '**', '*.py'), recursive=True))
+        dst_root = osp.join(self.build_lib, 'mmrskd', '.mim', 'configs')
+        return [(src, osp.join(dst_root, osp.relpath(
+            src, osp.join(here, 'configs')))) for src in sources]
+
+    def run(self) -> None:
+        super().run()
+        if self.editable_mode:
+            return
+        for src, dst in self.config_files():
+            self.mkpath(osp.dirname(dst))
+            self.copy_file(src, dst, preserve_mode=False)
+
+    def get_outputs(self, include_bytecode=1) -> list:
+        outputs = super().get_outputs(include_bytecode)
+        if self.editable_mode:
+            return outputs
+        return outputs + [dst for _, dst in self.config_files()]
+
+
 setup(
     name='mmrskd',
     version=read_version(),
@@ -29,4 +63,5 @@ setup(
     install_requires=read_requirements('runtime.txt'),
     extras_require=dict(tests=read_requirements('tests.txt')),
     license='Apache-2.0',
+    cmdclass=dict(build_py=BuildPyWithConfigs),
 )

@@ -17,6 +17,8 @@ from .utils import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()
 
+from .utils import config_scope  # noqa: E402,F401  (`mmrskd::` in _base_)
+
 from . import datasets, engine, models  # noqa: E402,F401
 
 __all__ = ['__version__', 'check_versions']

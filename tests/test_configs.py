@@ -37,6 +37,7 @@ def test_config_loads_and_model_builds(path):
     # tested separately.
     if 'teacher_ckpt' in model_cfg:
         model_cfg.teacher_ckpt = None
+        model_cfg.allow_random_teacher = True
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

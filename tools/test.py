@@ -11,11 +11,11 @@ import tempfile
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmengine  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
+from mmrskd.apis.options import KeepSpacesDictAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,8 +30,10 @@ def parse_args(argv=None):
         '--out-item', choices=['metrics', 'pred'],
         help='write the metrics or the predictions (default) to --out')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs')
+        '--cfg-options', nargs='+', action=KeepSpacesDictAction,
+        help='override settings in the config, key=value pairs; quote a '
+        'value with spaces as one word: '
+        '"test_dataloader.dataset.data_root=data/NWPU VHR-10 dataset/"')
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic-mixed-precision test')
     parser.add_argument('--show-dir',
@@ -61,12 +63,10 @@ def parse_args(argv=None):
 def student_checkpoint(path, tmp_dir):
     """``path`` itself if it is a plain checkpoint, else its exported
     student in ``tmp_dir``."""
-    import torch
-
     from mmrskd.apis import export_student
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt)
-    if not any(k.startswith('student.') for k in state):
+    from mmrskd.utils.state_dict import (checkpoint_state, is_distiller_state,
+                                         read_checkpoint)
+    if not is_distiller_state(checkpoint_state(read_checkpoint(path))):
         return path
     return export_student(path, osp.join(tmp_dir, 'student.pth'))
 

@@ -7,10 +7,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 import mmrskd  # noqa: E402,F401  (registers modules, safe resume)
 from mmrskd.apis import cli  # noqa: E402
+from mmrskd.apis.options import KeepSpacesDictAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -32,9 +31,11 @@ def parse_args(argv=None):
     parser.add_argument('--no-persistent-workers', action='store_true',
                         help='disable persistent_workers in the dataloaders')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=KeepSpacesDictAction,
         help='override settings in the config, key=value pairs '
-        '(e.g. train_cfg.max_epochs=10)')
+        '(e.g. train_cfg.max_epochs=10); quote a value with spaces as one '
+        'word: "train_dataloader.dataset.data_root=data/NWPU VHR-10 '
+        'dataset/"')
     parser.add_argument('--launcher',
                         choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')

@@ -73,27 +73,43 @@ def check_writable_dir(path: str) -> None:
             '--work-dir.')
 
 
+def tool_dataloader_defaults(cfg: Config) -> ConfigDict:
+    """What the project's own ``tools/train.py`` adds under a config's
+    dataloaders: mmpretrain 1.2's tool fills in pin memory, persistent
+    workers and ``default_collate``; mmdet 3.3's tool adds nothing (mmengine
+    then uses ``pseudo_collate`` and ``DetDataPreprocessor`` pads images of
+    different sizes). The config's own keys always win."""
+    if is_detection(cfg):
+        return ConfigDict()
+    return ConfigDict(pin_memory=True, persistent_workers=True,
+                      collate_fn=dict(type='default_collate'))
+
+
 def set_dataloader_defaults(cfg: Config, fields: Sequence[str],
                             pin_memory: bool = True,
                             persistent_workers: Optional[bool] = True
                             ) -> None:
-    """mmpretrain's dataloader defaults (pin memory, persistent workers).
+    """The dataloader defaults of the config's own OpenMMLab tool
+    (:func:`tool_dataloader_defaults`), then the command-line switches.
 
-    ``persistent_workers`` is only set where workers exist (torch rejects it
-    with ``num_workers=0``); pass None to leave it untouched.
+    ``persistent_workers`` is switched off where no workers exist (torch
+    rejects it with ``num_workers=0``) or when the CLI says so; pass None to
+    leave it untouched. Pin memory is off without a GPU.
     """
+    defaults = tool_dataloader_defaults(cfg)
+    if persistent_workers is None:
+        defaults.pop('persistent_workers', None)
     for field in fields:
         if cfg.get(field, None) is None:
             continue
-        loader = ConfigDict(pin_memory=True,
-                            collate_fn=dict(type='default_collate'))
-        if persistent_workers is not None:
-            loader.persistent_workers = True
+        loader = ConfigDict(defaults.copy())
         loader.update(cfg[field])
-        if not pin_memory or not torch.cuda.is_available():
+        if 'pin_memory' in loader and (not pin_memory or
+                                       not torch.cuda.is_available()):
             loader.pin_memory = False
-        if persistent_workers is not None and (
-                not persistent_workers or not loader.get('num_workers', 0)):
+        if persistent_workers is not None and \
+                loader.get('persistent_workers') and (
+                    not persistent_workers or not loader.get('num_workers')):
             loader.persistent_workers = False
         cfg[field] = loader
 
@@ -190,21 +206,16 @@ def check_resume_checkpoint(runner, cfg: Config, config_path: str) -> None:
     path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
     if not path or not osp.isfile(path):
         return
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    state = state.get('state_dict', state)
+    from ..utils.state_dict import (checkpoint_state, read_checkpoint,
+                                    state_differences)
+    state = checkpoint_state(read_checkpoint(path, 'Resume checkpoint'))
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and hasattr(state[k], 'shape')
-              and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
+    diff = state_differences(model.state_dict(), state)
+    if diff:
         raise ValueError(
             f'Cannot resume from "{path}": it is not a checkpoint of '
-            f'{config_path} ({len(missing)} missing key(s) {missing[:3]}, '
-            f'{len(unexpected)} unexpected {unexpected[:3]}, {len(shapes)} '
-            f'of another shape {shapes[:3]}). Resume with the config that '
+            f'{config_path} ({diff.describe(3)}). Resume with the config that '
             'wrote it, or start a new work dir.')
 
 

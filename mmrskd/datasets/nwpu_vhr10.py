@@ -7,6 +7,7 @@ from typing import List
 import numpy as np
 from mmdet.registry import DATASETS
 
+from ..utils.path_hint import stripped_spaces_hint
 from .rs_det_base import RSDetDataset, clip_box, find_image, image_size
 from .split import check_train_ratio
 
@@ -36,6 +37,9 @@ class NWPUVHR10Dataset(RSDetDataset):
         'airplane', 'ship', 'storage tank', 'baseball diamond',
         'tennis court', 'basketball court', 'ground track field', 'harbor',
         'bridge', 'vehicle'), palette=None)
+    #: Folder names of the official archive (all with spaces).
+    OFFICIAL_FOLDERS = ('NWPU VHR-10 dataset', 'ground truth',
+                        'positive image set', 'negative image set')
 
     def __init__(self, *args, split: str = 'train', train_ratio: float = 0.7,
                  split_seed: int = 0, with_negatives: bool = False,
@@ -68,7 +72,8 @@ class NWPUVHR10Dataset(RSDetDataset):
             raise FileNotFoundError(
                 f'NWPU VHR-10 ground-truth folder "{gt_dir}" does not exist '
                 '(expected data_root/"ground truth"/ and data_root/'
-                '"positive image set"/).')
+                '"positive image set"/).' + stripped_spaces_hint(
+                    gt_dir, self.OFFICIAL_FOLDERS))
         n = len(self.metainfo['classes'])
         data_list = []
         stems = [osp.splitext(osp.basename(p))[0]

@@ -9,7 +9,8 @@ from mmengine.logging import MMLogger
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .split import (IMG_EXTENSIONS, check_train_ratio, list_class_folders,
+from .split import (IMG_EXTENSIONS, carve_validation, check_train_ratio,
+                    check_val_ratio, list_class_folders,
                     match_folders_to_classes, normalize_class_name,
                     stratified_split)
 
@@ -31,12 +32,21 @@ class RSSceneDataset(BaseDataset):
     :func:`mmrskd.datasets.split.stratified_split`) unless ``ann_file`` gives
     an explicit list of ``<path relative to data_root> <label index or class
     name>`` lines, as written by ``tools/dataset_converters/make_split.py``.
+    With ``val_ratio > 0`` a stratified validation split is carved out of
+    the training share (``split='val'``; ``split='train'`` then excludes
+    it) to select checkpoints on; the test split does not depend on
+    ``val_ratio``.
 
     Args:
         data_root: folder that holds one sub-folder per class.
-        split: ``'train'`` or ``'test'``.
+        split: ``'train'``, ``'val'`` (needs ``val_ratio > 0``) or
+            ``'test'``.
         train_ratio: share of every class used for training (0.8 = the 8:2
             protocol, 0.5 = 5:5). Ignored when ``ann_file`` is given.
+        val_ratio: share of every class (of the whole class) moved from the
+            training share to the validation split, in ``[0, train_ratio)``;
+            0 (default) = no validation split. Ignored when ``ann_file`` is
+            given. Use the same value for the train and val datasets.
         split_seed: seed of the split. Defaults to 0.
         ann_file: optional split list; overrides ``split``'s on-the-fly split.
         on_corrupt: ``'error'`` (default) raises an error naming any image
@@ -61,34 +71,47 @@ class RSSceneDataset(BaseDataset):
                  split: str = 'train',
                  train_ratio: float = 0.8,
                  split_seed: int = 0,
+                 val_ratio: float = 0.0,
                  ann_file: str = '',
                  on_corrupt: str = 'error',
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  allow_missing_classes: bool = False,
                  pipeline: Sequence = (),
                  **kwargs):
-        if split not in ('train', 'test'):
+        if split not in ('train', 'val', 'test'):
             raise ValueError(
-                f"{type(self).__name__}: split must be 'train' or 'test', "
-                f'got {split!r}.')
+                f"{type(self).__name__}: split must be 'train', 'val' or "
+                f"'test', got {split!r}.")
         if on_corrupt not in ('error', 'skip'):
             raise ValueError(
                 f"{type(self).__name__}: on_corrupt must be 'error' or "
                 f"'skip', got {on_corrupt!r}.")
         if not ann_file:
-            check_train_ratio(train_ratio)
+            self._check_ratios(split, train_ratio, val_ratio)
         self.split = split
         self.train_ratio = train_ratio
+        self.val_ratio = val_ratio
         self.split_seed = split_seed
         self.on_corrupt = on_corrupt
         self.extensions = tuple(extensions)
         self.allow_missing_classes = allow_missing_classes
-        kwargs.setdefault('test_mode', split == 'test')
+        kwargs.setdefault('test_mode', split != 'train')
         super().__init__(
             ann_file=ann_file, data_root=data_root, pipeline=pipeline,
             **kwargs)
 
     # ------------------------------------------------------------------ #
+    def _check_ratios(self, split: str, train_ratio: float,
+                      val_ratio: float) -> None:
+        check_train_ratio(train_ratio)
+        check_val_ratio(val_ratio, train_ratio)
+        if split == 'val' and not val_ratio:
+            raise ValueError(
+                f"{type(self).__name__}: split='val' needs val_ratio > 0 "
+                '(e.g. 0.1, the share of each class carved out of the '
+                'training share; set the same val_ratio on the train '
+                f'dataset), got val_ratio={val_ratio!r}.')
+
     def _official_classes(self) -> Optional[List[str]]:
         classes = self.METAINFO.get('classes')
         return list(classes) if classes else None
@@ -158,15 +181,26 @@ class RSSceneDataset(BaseDataset):
         if self.ann_file:
             samples = self._samples_from_ann_file(classes)
         else:
-            train, test = stratified_split(files, self.train_ratio,
-                                           self.split_seed)
-            part = train if self.split == 'train' else test
+            part = self._split_part(files)
             samples = [(osp.join(self.data_root, self._folder_of[c], f), i)
                        for i, c in enumerate(classes)
                        for f in part.get(c, ())]
         if self.on_corrupt == 'skip':
             samples = self._drop_corrupt(samples)
         return [dict(img_path=p, gt_label=int(label)) for p, label in samples]
+
+    def _split_part(self, files: Dict[str, List[str]]
+                    ) -> Dict[str, List[str]]:
+        """This dataset's ``split`` of ``files`` (class -> file names)."""
+        train, test = stratified_split(files, self.train_ratio,
+                                       self.split_seed)
+        if self.split == 'test':
+            return test
+        if self.val_ratio:
+            train, val = carve_validation(train, test, self.val_ratio,
+                                          self.split_seed, self.train_ratio)
+            return val if self.split == 'val' else train
+        return train
 
     def _drop_corrupt(self, samples):
         kept, broken = [], []
@@ -193,7 +227,7 @@ class RSSceneDataset(BaseDataset):
 
     def extra_repr(self) -> List[str]:
         return [f'Split: \t{self.split} (train_ratio={self.train_ratio}, '
-                f'seed={self.split_seed})'
+                f'val_ratio={self.val_ratio}, seed={self.split_seed})'
                 if not self.ann_file else f'Split file: \t{self.ann_file}']
 
 

@@ -1,10 +1,14 @@
-"""Deterministic, stratified train/test splits of folder-per-class scene sets.
+"""Deterministic, stratified train/val/test splits of folder-per-class sets.
 
 The scene-classification papers (ISDM, DKD on AID) report results on random
 per-class splits, usually 8:2 or 5:5. A split here is a pure function of the
 sorted file names, the ratio and a seed, so it is identical on every machine,
 every run and every Python/numpy version (numpy's legacy ``RandomState`` is
 frozen by numpy's stability policy).
+
+An optional validation share (``val_ratio``) is carved out of the training
+share only, so the test split is the same whatever ``val_ratio`` is and a
+checkpoint can be selected without looking at the test images.
 """
 import os
 import os.path as osp
@@ -13,6 +17,8 @@ import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..utils.path_hint import stripped_spaces_hint
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 
@@ -39,7 +45,7 @@ def list_class_folders(data_root: str,
             f'Scene dataset root "{data_root}" does not exist or is not a '
             'directory. Expected the folder-per-class layout '
             '"<data_root>/<class_name>/<image files>" (as NWPU-RESISC45, AID, '
-            'UC Merced and RSSCN7 ship).')
+            'UC Merced and RSSCN7 ship).' + stripped_spaces_hint(data_root))
     exts = tuple(e.lower() for e in extensions)
     folders = {}
     for entry in sorted(os.listdir(data_root)):
@@ -53,11 +59,15 @@ def list_class_folders(data_root: str,
     return folders
 
 
-def _class_seed(split_seed: int, class_name: str) -> List[int]:
+def _class_seed(split_seed: int, class_name: str,
+                stream: int = 0) -> List[int]:
     # One stream per class, keyed by its canonical name: adding or removing
-    # another class never changes this class's split.
-    return [int(split_seed) & 0xFFFFFFFF,
+    # another class never changes this class's split. Stream 1 draws the
+    # validation share; stream 0 keeps its historical two-word seed so that
+    # every published train/test split stays unchanged.
+    seed = [int(split_seed) & 0xFFFFFFFF,
             zlib.crc32(normalize_class_name(class_name).encode())]
+    return seed + [stream] if stream else seed
 
 
 def stratified_split(files_per_class: Dict[str, Sequence[str]],
@@ -91,6 +101,68 @@ def stratified_split(files_per_class: Dict[str, Sequence[str]],
         train[name] = sorted(files[i] for i in perm[:n_train])
         test[name] = sorted(files[i] for i in perm[n_train:])
     return train, test
+
+
+def carve_validation(train: Dict[str, Sequence[str]],
+                     test: Dict[str, Sequence[str]],
+                     val_ratio: float,
+                     split_seed: int = 0,
+                     train_ratio: Optional[float] = None
+                     ) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """Move a stratified validation share out of the training part.
+
+    Args:
+        train: class name -> training files (from :func:`stratified_split`).
+        test: class name -> test files; only their count is used (the class
+            size is ``len(train) + len(test)``), they are never moved.
+        val_ratio: share of each class's images (of the whole class, not of
+            its training part) that goes to validation, in ``[0, 1)``;
+            ``train_ratio=0.8, val_ratio=0.1`` gives 70/10/20.
+        split_seed: seed of the draw (its own stream, independent of the
+            train/test shuffle).
+        train_ratio: only named in error messages.
+
+    Returns:
+        ``(train, val)``: class name -> sorted files. A class gets
+        ``round(n * val_ratio)`` validation files, at least one when
+        ``val_ratio > 0`` and its training part has two or more.
+    """
+    check_val_ratio(val_ratio, train_ratio)
+    new_train, val = {}, {}
+    for name, files in train.items():
+        files = sorted(files)
+        n = len(files) + len(test.get(name, ()))
+        n_val = int(round(n * val_ratio))
+        if val_ratio > 0 and len(files) >= 2:
+            n_val = max(n_val, 1)
+        if files and n_val >= len(files):
+            raise ValueError(
+                f'val_ratio={val_ratio!r} (with train_ratio='
+                f'{train_ratio!r}) leaves class "{name}" no training image: '
+                f'{n} images, {len(files)} in the training share, {n_val} '
+                'of them for validation. Lower val_ratio or raise '
+                'train_ratio.')
+        perm = np.random.RandomState(
+            _class_seed(split_seed, name, stream=1)).permutation(len(files))
+        val[name] = sorted(files[i] for i in perm[:n_val])
+        new_train[name] = sorted(files[i] for i in perm[n_val:])
+    return new_train, val
+
+
+def check_val_ratio(val_ratio: float,
+                    train_ratio: Optional[float] = None) -> None:
+    """Raise a clear error unless ``0 <= val_ratio < train_ratio``."""
+    if isinstance(val_ratio, bool) or \
+            not isinstance(val_ratio, (int, float)) or not 0 <= val_ratio < 1:
+        raise ValueError(
+            'val_ratio must be in [0, 1): the share of each class carved out '
+            'of the training share for validation (e.g. 0.1; 0 = no '
+            f'validation split), got {val_ratio!r}.')
+    if train_ratio is not None and val_ratio >= train_ratio:
+        raise ValueError(
+            f'val_ratio={val_ratio!r} must be smaller than train_ratio='
+            f'{train_ratio!r}: the validation share is taken from the '
+            'training share (train_ratio=0.8, val_ratio=0.1 gives 70/10/20).')
 
 
 def check_train_ratio(train_ratio: float) -> None:

@@ -6,6 +6,9 @@ import pytest
 from mmrskd.datasets import (AID, NWPURESISC45, RSOD, RSSCN7,
                              CorruptImageError, RSSceneDataset, UCMerced,
                              normalize_class_name, stratified_split)
+from mmrskd.datasets.split import carve_validation
+
+VAL_PINNED = ['15.png', '2.png', '27.png']
 
 
 def _paths(ds):
@@ -80,7 +83,98 @@ def test_bad_train_ratio(make_scene_root, ratio):
 
 def test_bad_split_name(make_scene_root):
     root = make_scene_root({'a': 4})
-    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+    with pytest.raises(ValueError,
+                       match="split must be 'train', 'val' or 'test', got "
+                       "'validation'"):
+        RSSceneDataset(root, split='validation')
+
+
+def _splits(root, **kw):
+    return {s: RSSceneDataset(root, split=s, **kw)
+            for s in ('train', 'val', 'test')}
+
+
+def test_val_split_carved_from_train_disjoint_and_complete(make_scene_root):
+    counts = {'a': 20, 'b': 11, 'c': 5, 'd': 3}
+    root = make_scene_root(counts)
+    ds = _splits(root, train_ratio=0.8, val_ratio=0.1)
+    paths = {s: set(_paths(d)) for s, d in ds.items()}
+    assert not paths['train'] & paths['val']
+    assert not paths['train'] & paths['test']
+    assert not paths['val'] & paths['test']
+    assert sum(map(len, paths.values())) == sum(counts.values())
+    per_class = {s: [_labels(d).count(i) for i in range(4)]
+                 for s, d in ds.items()}
+    # train share round(n * 0.8); val round(n * 0.1), at least 1 taken from
+    # a training share of 2 or more; the test share is untouched
+    assert per_class == {'train': [14, 8, 3, 1], 'val': [2, 1, 1, 1],
+                         'test': [4, 2, 1, 1]}
+    assert not ds['train'].test_mode and ds['val'].test_mode
+    assert ds['test'].test_mode
+
+
+def test_test_split_does_not_depend_on_val_ratio(make_scene_root):
+    root = make_scene_root({'a': 30, 'b': 17, 'c': 6})
+    train0 = set(_paths(RSSceneDataset(root, split='train', split_seed=5)))
+    test0 = _paths(RSSceneDataset(root, split='test', split_seed=5))
+    for val_ratio in (0.05, 0.1, 0.3):
+        ds = _splits(root, split_seed=5, val_ratio=val_ratio)
+        assert _paths(ds['test']) == test0
+        # the validation share comes out of the training share only
+        assert set(_paths(ds['train'])) | set(_paths(ds['val'])) == train0
+    assert len(_paths(_splits(root, split_seed=5, val_ratio=0.3)['val'])) \
+        == 9 + 5 + 2
+
+
+def test_val_split_deterministic_and_seeded(make_scene_root):
+    root = make_scene_root({'a': 40, 'b': 40})
+    a = _paths(RSSceneDataset(root, split='val', val_ratio=0.2))
+    b = _paths(RSSceneDataset(root, split='val', val_ratio=0.2))
+    c = _paths(RSSceneDataset(root, split='val', val_ratio=0.2,
+                              split_seed=1))
+    assert a == b and a != c and len(a) == len(c) == 16
+
+
+def test_val_split_pinned():
+    # Pinned like the train/test split: a change here silently changes
+    # every checkpoint selected on the validation split.
+    files = {'x': [f'{i}.png' for i in range(30)]}
+    train, test = stratified_split(files, 0.8, 3)
+    new_train, val = carve_validation(train, test, 0.1, 3, 0.8)
+    assert val['x'] == VAL_PINNED
+    assert sorted(new_train['x'] + val['x']) == sorted(train['x'])
+
+
+@pytest.mark.parametrize('val_ratio', [-0.1, 1, 1.5, 'a', True])
+def test_bad_val_ratio_range(make_scene_root, val_ratio):
+    root = make_scene_root({'a': 4})
+    with pytest.raises(ValueError, match=r'val_ratio must be in \[0, 1\)') \
+            as err:
+        RSSceneDataset(root, val_ratio=val_ratio)
+    assert f'got {val_ratio!r}' in str(err.value)
+
+
+def test_val_ratio_not_below_train_ratio(make_scene_root):
+    root = make_scene_root({'a': 4})
+    with pytest.raises(ValueError, match='val_ratio=0.5 must be smaller '
+                       'than train_ratio=0.5'):
+        RSSceneDataset(root, train_ratio=0.5, val_ratio=0.5)
+
+
+def test_val_ratio_leaving_a_class_without_training_image(make_scene_root):
+    root = make_scene_root({'a': 2, 'b': 10})
+    with pytest.raises(ValueError) as err:
+        RSSceneDataset(root, split='train', train_ratio=0.5, val_ratio=0.45)
+    assert str(err.value).startswith(
+        'val_ratio=0.45 (with train_ratio=0.5) leaves class "a" no training '
+        'image: 2 images, 1 in the training share, 1 of them for '
+        'validation. Lower val_ratio or raise train_ratio.')
+
+
+def test_val_split_needs_val_ratio(make_scene_root):
+    root = make_scene_root({'a': 4})
+    with pytest.raises(ValueError, match=r"split='val' needs val_ratio > 0 "
+                       r'.*got val_ratio=0.0'):
         RSSceneDataset(root, split='val')
 
 
@@ -189,6 +283,29 @@ def test_ann_file_roundtrip_with_make_split(make_scene_root, tmp_path):
         listed = RSSceneDataset(root, ann_file=str(out / f'{split}.txt'))
         assert _paths(fly) == _paths(listed)
         assert _labels(fly) == _labels(listed)
+
+
+def test_make_split_writes_val_and_keeps_test(make_scene_root, tmp_path):
+    from tools.dataset_converters import make_split
+    root = make_scene_root({'a': 12, 'b': 7})
+    plain, with_val = tmp_path / 'plain', tmp_path / 'val'
+    make_split.main([root, '--seed', '2', '--out-dir', str(plain)])
+    make_split.main([root, '--seed', '2', '--val-ratio', '0.2',
+                     '--out-dir', str(with_val)])
+    assert not (plain / 'val.txt').exists()
+    assert (plain / 'test.txt').read_text() == \
+        (with_val / 'test.txt').read_text()
+    for split in ('train', 'val', 'test'):
+        fly = RSSceneDataset(root, split=split, val_ratio=0.2, split_seed=2)
+        listed = RSSceneDataset(root, split=split,
+                                ann_file=str(with_val / f'{split}.txt'))
+        assert _paths(fly) == _paths(listed) and len(listed) > 0
+        assert _labels(fly) == _labels(listed)
+    lines = {s: set((with_val / f'{s}.txt').read_text().splitlines())
+             for s in ('train', 'val', 'test')}
+    assert lines['train'] | lines['val'] == \
+        set((plain / 'train.txt').read_text().splitlines())
+    assert not lines['train'] & lines['val']
 
 
 def test_ann_file_bad_line(make_scene_root, tmp_path):

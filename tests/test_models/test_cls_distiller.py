@@ -129,7 +129,7 @@ def test_teacher_with_other_class_count(teacher_ckpt, tmp_path):
     with pytest.raises(ValueError, match='teacher predicts 7 classes, the '
                        'student 4'):
         ClsDistiller(student=classifier(18), teacher=classifier(34, 7),
-                     teacher_ckpt=None,
+                     teacher_ckpt=None, allow_random_teacher=True,
                      distill_losses=dict(loss_kd=dict(type='KDLoss')))
     # a checkpoint with another head shape
     path = tmp_path / 'seven.pth'

@@ -16,6 +16,7 @@ def test_dft_config_loss_step_and_histogram():
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(osp.join(ROOT, 'configs/dft_r110_r18_dota.py'))
     cfg.model.teacher_ckpt = None
+    cfg.model.allow_random_teacher = True
     cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(cfg.model)
     model.train()

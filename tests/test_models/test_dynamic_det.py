@@ -152,6 +152,7 @@ def test_one_distillation_step_per_family(path, isd_tsa):
     teacher = _model(path)
     model = DynamicDetDistiller(
         student=_r18(teacher), teacher=teacher, teacher_ckpt=None,
+        allow_random_teacher=True,
         isd=dict() if isd_tsa else None, tsa=dict() if isd_tsa else None)
     model.train()
     before = copy.deepcopy(model.teacher.model.state_dict())
@@ -179,9 +180,13 @@ def test_one_distillation_step_per_family(path, isd_tsa):
     assert len(preds) == 2 and 'bboxes' in preds[0].pred_instances
 
 
-def test_fcos_losses_equal_head_loss_without_isd_tsa():
-    student = MODELS.build(_r18(_model(
-        'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py')))
+@pytest.mark.parametrize('norm_on_bbox', [False, True])
+def test_fcos_losses_equal_head_loss_without_isd_tsa(norm_on_bbox):
+    cfg = _r18(_model('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py'))
+    cfg.bbox_head.norm_on_bbox = norm_on_bbox
+    student = MODELS.build(cfg)
+    with torch.no_grad():  # boxes of a few pixels, not relu(~0) = 0
+        student.bbox_head.conv_reg.bias.fill_(1.0)
     data = student.data_preprocessor(_batch(), True)
     outs = student.bbox_head(student.extract_feat(data['inputs']))
     ours = fcos_head_losses(student.bbox_head, outs, data['data_samples'])
@@ -201,10 +206,13 @@ def test_isd_imitation_zero_for_identical_teacher_positive_otherwise():
     bad = tuple([o.detach().clone() for o in lvl] for lvl in outs)
     for m in bad[0]:
         m += 5.0   # confident false positives everywhere: a worse teacher
+    # teacher outputs in the student head's own convention (training mode)
     low = fcos_head_losses(student.bbox_head, outs, data['data_samples'],
-                           bad, isd=dict())['loss_isd']
+                           bad, isd=dict(),
+                           t_head=student.bbox_head)['loss_isd']
     near = fcos_head_losses(student.bbox_head, outs, data['data_samples'],
-                            good, isd=dict())['loss_isd']
+                            good, isd=dict(),
+                            t_head=student.bbox_head)['loss_isd']
     assert near.item() == pytest.approx(0.0, abs=1e-5)  # identical outputs
     assert low.item() > 0
 
@@ -230,4 +238,5 @@ def test_roi_losses_equal_roi_head_loss_without_isd_tsa():
 def test_isd_tsa_refused_for_other_heads():
     teacher = _model('cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py')
     with pytest.raises(NotImplementedError, match='Set isd=None'):
-        DynamicDetDistiller(student=_r18(teacher), teacher=teacher)
+        DynamicDetDistiller(student=_r18(teacher), teacher=teacher,
+                            allow_random_teacher=True)

@@ -76,6 +76,31 @@ def test_dkd_warmup_from_message_hub():
     assert loss.warmup_factor(4) == pytest.approx(5 / 20)
 
 
+def test_dkd_warmup_iters_from_message_hub():
+    zs, zt, y = _batch()
+    loss = DKDLoss(warmup_epochs=20, warmup_iters=10)  # iters replace epochs
+    full = dkd_loss(zs, zt, y, 1.0, 8.0, 4.0)
+    hub = MessageHub.get_instance('test_dkd_warmup_iters')
+    assert loss.warmup_factor() == 1.0  # no iteration published
+    hub.update_info('epoch', 0)
+    for it, factor in ((0, 0.1), (4, 0.5), (9, 1.0), (50, 1.0)):
+        hub.update_info('iter', it)
+        assert loss(zs, zt, y).item() == pytest.approx(
+            factor * full.item(), rel=1e-9)
+    assert loss.warmup_factor(iteration=1) == pytest.approx(0.2)
+    assert DKDLoss(warmup_iters=0).warmup_factor(iteration=0) == 1.0
+
+
+@pytest.mark.parametrize('kwargs,name', [(dict(warmup_epochs=2.5),
+                                          'warmup_epochs'),
+                                         (dict(warmup_iters=-1),
+                                          'warmup_iters')])
+def test_dkd_bad_warmup(kwargs, name):
+    with pytest.raises(ValueError, match=f'DKDLoss: {name} must be an '
+                       r'integer >= 0 \(0 = no warm-up\), got'):
+        DKDLoss(**kwargs)
+
+
 def test_dkd_soft_targets_use_argmax():
     zs, zt, y = _batch(seed=3)
     soft = torch.nn.functional.one_hot(y, 5).double() * 0.6 + 0.08

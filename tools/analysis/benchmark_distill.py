@@ -71,6 +71,7 @@ def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
     else:
         model_cfg = config_model(cfg)
         model_cfg.teacher_ckpt = None
+        model_cfg.allow_random_teacher = True
         distiller = models.build(model_cfg).train()
         student = distiller.student
     student.train()

@@ -5,10 +5,13 @@
     nohup python tools/analysis/run_rs_benchmark.py > bench.log 2>&1 &
     python tools/analysis/run_rs_benchmark.py --report-only
 
-Protocol (``PROTOCOL`` below): ../shared/data/RSSCN7_256 (2,800 real
-scenes, 7 classes), 8:2 split with split seed 0 (the same 560 test images
-for every run), images resized to 64 px (random 64 px crops of 72 px and
-flips for training), 30 epochs SGD lr 0.05 momentum 0.9 wd 5e-4 cosine,
+Protocol (``PROTOCOL`` below): RSSCN7 (2,800 real scenes, 7 classes; by
+default ../shared/data/RSSCN7_256, passed to every run as its data_root,
+``--data-root`` to change it), 8:2 split with split seed 0 (the same 560
+test images for every run), images resized to 72 px, random 64 px crops and
+flips for training, the central 64 px crop for testing (runs finished
+before this test pipeline tested the whole image resized to 64 px), 30
+epochs SGD lr 0.05 momentum 0.9 wd 5e-4 cosine,
 batch 64. Teacher ResNet-34 (trained once, seed 0); students an
 eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
 and beta 2), ISDM (KD-term weight 4 and 1) and ISDM without instance

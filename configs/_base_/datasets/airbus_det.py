@@ -1,7 +1,8 @@
-# Airbus aircraft (real Pleiades images at 50 cm, ../shared/data/airbus_aircraft),
+# Airbus aircraft (real Pleiades images at 50 cm, the public Airbus Aircraft
+# Detection sample set unpacked to data/airbus_aircraft),
 # converted to DOTA labelTxt, downscaled by 0.5 and cut into 256 px patches
 # (a CPU-scale protocol: aircraft are then about 15-40 px):
-#   python tools/dataset_converters/airbus_to_dota.py ../shared/data/airbus_aircraft data/airbus_dota
+#   python tools/dataset_converters/airbus_to_dota.py data/airbus_aircraft data/airbus_dota
 #   python tools/dataset_converters/dota_split.py data/airbus_dota/train data/airbus_256/train \
 #       --size 256 --gap 0 --rates 0.5 --skip-empty
 #   python tools/dataset_converters/dota_split.py data/airbus_dota/valid data/airbus_256/val \

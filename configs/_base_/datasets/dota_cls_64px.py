@@ -1,5 +1,7 @@
 # DOTA-v1.0 object crops (tools/dataset_converters/dota_to_cls.py, 64 px),
-# 15 classes, 8:2 stratified split of the crops.
+# 15 classes, 8:2 stratified split of the crops. Train and test both see the
+# crop resized to 64 px (whatever --size the converter used); training adds
+# CIFAR-style 4 px padding + random 64 px crops, which keep that scale.
 _base_ = ['./rs_scene.py']
 
 dataset_type = 'DOTACls'
@@ -8,6 +10,7 @@ num_classes = 15
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 64)),
     dict(type='RandomCrop', crop_size=64, padding=4),
     dict(type='RandomFlip', prob=[0.25, 0.25],
          direction=['horizontal', 'vertical']),

@@ -1,5 +1,12 @@
 # Common pipeline and loaders of the folder-per-class scene datasets.
 # Dataset files inherit this and set the dataset type, data_root and split.
+#
+# Validation during training runs on the TEST split, for monitoring only
+# (the curves the papers show): no checkpoint is selected on it and the
+# result is the final epoch (default_runtime.py). val_ratio > 0 carves a
+# stratified validation split out of the training share (split='val'; the
+# test split stays the same images) to select checkpoints on: the
+# --cfg-options line is in default_runtime.py and the README.
 dataset_type = 'RSSceneDataset'
 data_preprocessor = dict(
     # ImageNet statistics, RGB.
@@ -18,9 +25,12 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# The training scale: the same 256 px resize, then the central 224 px
+# (objects have the size they had in the random training crops).
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(224, 224)),
+    dict(type='Resize', scale=(256, 256)),
+    dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
 
@@ -32,6 +42,8 @@ train_dataloader = dict(
         data_root='data/scenes',
         split='train',
         train_ratio=0.8,
+        # > 0 moves this share of each class to split='val' (see above)
+        val_ratio=0.0,
         split_seed=0,
         pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -45,6 +57,7 @@ val_dataloader = dict(
         data_root='data/scenes',
         split='test',
         train_ratio=0.8,
+        val_ratio=0.0,
         split_seed=0,
         pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -1,9 +1,11 @@
-# RSSCN7 (real scenes, ../shared/data/RSSCN7_256) at 64 px for CPU runs:
+# RSSCN7 (Zou et al., GRSL 2015; 2,800 real scenes of 400 px, public
+# download: https://github.com/palewithout/RSSCN7) at 64 px for CPU runs:
 # the CPU-scale protocol of the first real-data check (README, "Measured
-# so far").
+# so far"). Train on random 64 px crops of the 72 px image, test on its
+# central 64 px (the same scale).
 _base_ = ['./rsscn7_8-2.py']
 
-data_root = '../shared/data/RSSCN7_256'
+data_root = 'data/RSSCN7'
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -15,7 +17,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(64, 64)),
+    dict(type='Resize', scale=(72, 72)),
+    dict(type='CenterCrop', crop_size=64),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(

@@ -1,5 +1,5 @@
 # ISDM (Li et al., Remote Sensing 2024): instance-level scaling + dynamic
-# margin alignment; w_kd 4, w_ent 0.1, T 4, m0 5 (METHODS.md 1.3).
+# margin alignment; w_kd 4, w_ent 0.1, T 4, m0 5 (docs/methods.md, "ISDM").
 _base_ = ['./cls_r34_r18.py']
 model = dict(distill_losses=dict(
     loss_isdm=dict(type='ISDMLoss', temperature=4.0, loss_weight=4.0,

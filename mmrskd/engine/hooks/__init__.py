@@ -1,6 +1,7 @@
 from .epoch_seed_hook import EpochSeedHook
 from .export_student_hook import ExportStudentHook
 from .nan_guard_hook import NaNGuardHook, NonFiniteLossError
+from .split_check_hook import SplitCheckHook
 
 __all__ = ['EpochSeedHook', 'ExportStudentHook', 'NaNGuardHook',
-           'NonFiniteLossError']
+           'NonFiniteLossError', 'SplitCheckHook']

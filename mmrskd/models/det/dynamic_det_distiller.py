@@ -6,11 +6,11 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmdet.models.dense_heads import AnchorHead, FCOSHead
+from mmdet.models.dense_heads import AnchorHead, FCOSHead, NASFCOSHead
 from mmdet.registry import MODELS
-from mmengine.logging import MessageHub
 from torch import Tensor
 
+from ...utils.progress import training_progress
 from ..distillers.base_distiller import BaseDistiller, build_student
 from ..distillers.teacher import count_classes
 from .anchor_head_adapter import anchor_head_losses
@@ -37,20 +37,44 @@ def head_kind(detector: nn.Module) -> Optional[str]:
     if roi_head is not None and type(roi_head).__name__ == 'StandardRoIHead':
         return 'roi'
     head = getattr(detector, 'bbox_head', None)
-    if isinstance(head, FCOSHead):
+    # FCOS itself (and NAS-FCOS); subclasses such as AutoAssign and
+    # CondInst decode and assign differently and are refused below.
+    if type(head) in (FCOSHead, NASFCOSHead):
         return 'fcos'
     if isinstance(head, AnchorHead):
         return 'anchor'
     return None
 
 
-def training_progress() -> float:
-    """iter / max_iters of the running loop (1.0 outside one)."""
-    hub = MessageHub.get_current_instance()
-    it, total = hub.get_info('iter', None), hub.get_info('max_iters', None)
-    if it is None or not total:
-        return 1.0
-    return min(max(it / total, 0.0), 1.0)
+def _box_coding(detector: nn.Module, kind: str) -> dict:
+    """How a head encodes its regression outputs: its box coder's settings
+    (and for an RoI head whether it regresses class-agnostically)."""
+    head = detector.roi_head.bbox_head if kind == 'roi' else \
+        detector.bbox_head
+    coder = getattr(head, 'bbox_coder', None)
+    coding = {'coder': type(coder).__name__}
+    coding.update({k: v for k, v in vars(coder or object()).items()
+                   if isinstance(v, (bool, int, float, str, list, tuple))})
+    if kind == 'roi':
+        coding['reg_class_agnostic'] = head.reg_class_agnostic
+    return coding
+
+
+def check_same_box_coding(student: nn.Module, teacher: nn.Module,
+                          kind: Optional[str]) -> None:
+    """ISD pulls the student's raw regression outputs towards the
+    teacher's (anchor and RoI heads): both must encode boxes the same way."""
+    if kind not in ('anchor', 'roi'):
+        return
+    s, t = _box_coding(student, kind), _box_coding(teacher, kind)
+    if s != t:
+        diff = {k: (s.get(k), t.get(k)) for k in set(s) | set(t)
+                if s.get(k) != t.get(k)}
+        raise ValueError(
+            f'ISD compares the regression outputs of the student and the '
+            f'teacher head directly, but they encode boxes differently '
+            f'(setting: (student, teacher)): {diff}. Give both heads the '
+            'same bbox_coder (and reg_class_agnostic), or set isd=None.')
 
 
 @MODELS.register_module()
@@ -62,7 +86,9 @@ class DynamicDetDistiller(BaseDistiller):
 
     Args:
         student: the student detector config (with an FPN-like neck).
-        teacher / teacher_cfg / teacher_ckpt: as :class:`ClsDistiller`.
+        teacher / teacher_cfg / teacher_ckpt / teacher_data_preprocessor /
+            allow_random_teacher / teacher_precision: as
+            :class:`ClsDistiller`.
         gd: GD settings (``k_fg`` 0.5, ``k_bg`` 0.1, ``w_fg``, ``w_bg``,
             ``tau`` 0.5, ``loss_weight`` 1) or None.
         isd: ISD settings (``tau_w`` 1, ``loss_weight`` 1) or None.
@@ -87,14 +113,17 @@ class DynamicDetDistiller(BaseDistiller):
                  isd: Optional[dict] = dict(),
                  tsa: Optional[dict] = dict(),
                  distill_losses: Optional[dict] = None,
+                 teacher_data_preprocessor: Optional[dict] = None,
+                 allow_random_teacher: bool = False,
+                 teacher_precision: str = 'fp32',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student_model = build_student(student, data_preprocessor, MODELS)
         super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
                          distill_losses, MODELS,
                          count_classes(student_model),
-                         data_preprocessor=student_model.data_preprocessor,
-                         init_cfg=init_cfg)
+                         teacher_data_preprocessor, allow_random_teacher,
+                         teacher_precision, init_cfg=init_cfg)
         self.gd = None if gd is None else dict(gd)
         self.isd = None if isd is None else dict(isd)
         self.tsa = None if tsa is None else dict(tsa)
@@ -108,30 +137,45 @@ class DynamicDetDistiller(BaseDistiller):
                 f'(RetinaNet), FCOS and StandardRoIHead; this student has '
                 f'{type(head).__name__}. Set isd=None and tsa=None to distil '
                 'it with GD only.')
+        if self.isd is not None:
+            check_same_box_coding(student_model, self.teacher.model,
+                                  self._head_kind)
         self.gd_connectors = nn.ModuleList()
         if self.gd is not None:
-            s_neck = getattr(student_model, 'neck', None)
-            t_neck = getattr(self.teacher.model, 'neck', None)
-            if s_neck is None or t_neck is None:
-                raise ValueError('GD needs an FPN neck in the student and '
-                                 'the teacher.')
-            levels = getattr(s_neck, 'num_outs', None)
-            if levels != getattr(t_neck, 'num_outs', None):
-                raise ValueError(
-                    f'Student and teacher necks have {levels} and '
-                    f'{getattr(t_neck, "num_outs", None)} levels: GD pairs '
-                    'them level by level.')
-            for _ in range(levels):
-                self.gd_connectors.append(nn.Conv2d(
-                    s_neck.out_channels, t_neck.out_channels, 1))
+            self._build_gd_connectors(student_model)
+
+    def _build_gd_connectors(self, student_model: nn.Module) -> None:
+        """One 1x1 connector per FPN level, student -> teacher channels."""
+        s_neck = getattr(student_model, 'neck', None)
+        t_neck = getattr(self.teacher.model, 'neck', None)
+        if s_neck is None or t_neck is None:
+            raise ValueError('GD needs an FPN neck in the student and '
+                             'the teacher.')
+        levels = getattr(s_neck, 'num_outs', None)
+        if levels != getattr(t_neck, 'num_outs', None):
+            raise ValueError(
+                f'Student and teacher necks have {levels} and '
+                f'{getattr(t_neck, "num_outs", None)} levels: GD pairs '
+                'them level by level.')
+        for _ in range(levels):
+            self.gd_connectors.append(nn.Conv2d(
+                s_neck.out_channels, t_neck.out_channels, 1))
 
     def predict(self, inputs, data_samples, **kwargs):
         return self.student.predict(inputs, data_samples, **kwargs)
 
-    def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
+    def loss(self, inputs: Tensor, data_samples,
+             teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:
         student = self.student
         feats = student.extract_feat(inputs)
-        t_feats = self.teacher('extract_feat', inputs)
+        t_inputs = inputs if teacher_inputs is None else teacher_inputs
+        if t_inputs.shape[-2:] != inputs.shape[-2:]:
+            raise ValueError(
+                f'The teacher\'s data preprocessor pads the batch to '
+                f'{tuple(t_inputs.shape[-2:])}, the student\'s to '
+                f'{tuple(inputs.shape[-2:])}: the FPN levels would not '
+                'align. Give both the same pad_size_divisor.')
+        t_feats = self.teacher('extract_feat', t_inputs)
         losses: Dict[str, Tensor] = {}
         if self._head_kind == 'roi' and (self.isd is not None or
                                          self.tsa is not None):
@@ -151,7 +195,8 @@ class DynamicDetDistiller(BaseDistiller):
             else:
                 losses.update(fcos_head_losses(
                     student.bbox_head, outs_s, data_samples, outs_t,
-                    self.isd, self.tsa, training_progress()))
+                    self.isd, self.tsa, training_progress(),
+                    t_head=self.teacher.model.bbox_head))
         else:
             with reuse_features(student, feats):
                 losses.update(student.loss(inputs, data_samples))

@@ -3,7 +3,7 @@ global distillation on valuable regions (GD), dynamic instance selection
 (ISD) and a training-status-aware regression loss (TSA).
 
 The paper gives no closed forms; the functions below are mmrskd's reading
-of its text (docs/methods.md, METHODS.md section 3). Each is pure torch.
+of its text (docs/methods.md, "Dynamic knowledge distillation for detectors"). Each is pure torch.
 """
 from typing import List, Sequence, Tuple
 
@@ -92,7 +92,7 @@ def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,
     attention weights it to rank the positions: the top ``k_fg`` share of
     ``Att * D`` inside ground-truth boxes and the top ``k_bg`` share outside
     them are selected at every call (the "valuable regions", dynamic because
-    they follow the student), and, as METHODS.md's formula writes it,
+    they follow the student), and, as the formula in docs/methods.md writes it,
     ``L = w_fg * mean_{fg sel} D + w_bg * mean_{bg sel} D``.
     (Averaging ``Att * D`` instead measured 107 against a detection loss of
     2 on Airbus at tau 0.5, where ``Att`` reaches hundreds at the peaks.)

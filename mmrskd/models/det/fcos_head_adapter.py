@@ -6,8 +6,18 @@ FCOS's own targets do not say which ground truth a positive point belongs
 to; the decoded target box of a positive *is* that ground-truth box, so it
 is matched back exactly. With ISD and TSA off, :func:`fcos_head_losses`
 returns exactly the head's own losses (tested).
+
+Boxes are decoded from distances in pixels. ``FCOSHead.forward_single``
+returns pixels, except with ``norm_on_bbox`` in training mode, where the
+distances are in units of the level's stride (eval mode multiplies them by
+the stride). The student runs in training mode and the frozen teacher in
+eval mode, and the two heads may differ in ``norm_on_bbox``, so each head's
+outputs are read by that head's own convention (:func:`pixel_distances`).
+Scaling both boxes of a pair about their common point leaves IoU and GIoU
+unchanged, so the student's box loss still equals mmdet's, which decodes
+stride-normalised distances.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 from mmdet.structures.bbox import bbox_overlaps
@@ -23,100 +33,164 @@ def _flat(maps: List[Tensor], channels: int) -> Tensor:
                       for m in maps])
 
 
+def _stride(stride) -> float:
+    """A level's stride as configured: ``s`` or ``(s_w, s_h)``."""
+    return float(stride[0] if isinstance(stride, (tuple, list)) else stride)
+
+
+def pixel_distances(head, reg_maps: List[Tensor],
+                    training: Optional[bool] = None) -> List[Tensor]:
+    """The (left, top, right, bottom) distance maps of ``head`` in pixels.
+
+    Args:
+        head: the ``FCOSHead`` that produced ``reg_maps``.
+        reg_maps: its distance predictions, one (N, 4, H, W) map per level.
+        training: the mode the head ran in; by default its current mode
+            (the distiller converts right after the forward pass).
+    """
+    training = head.training if training is None else training
+    if not (head.norm_on_bbox and training):
+        return list(reg_maps)
+    return [r * _stride(s) for r, s in zip(reg_maps, head.strides)]
+
+
+class _Positives(NamedTuple):
+    """Positive points of a batch and their ground truths, in pixels."""
+    labels: Tensor       # (sum points,) class or background of every point
+    idx: Tensor          # (P,) indices of the positives among the points
+    points: Tensor       # (P, 2) their coordinates
+    gt_boxes: Tensor     # (P, 4) their target (ground-truth) boxes
+    ctr_targets: Tensor  # (P,) their centerness targets
+    inst: Tensor         # (P,) their instance among all_gt
+    all_gt: Tensor       # (num_inst, 4) the batch's ground-truth boxes
+    strides: Tensor      # (P,) the stride of their level
+
+
+def _positives(head, cls_maps: List[Tensor], gts) -> _Positives:
+    """The head's own targets, with each positive matched to its
+    ground-truth instance by its decoded target box."""
+    n_img = cls_maps[0].size(0)
+    device = cls_maps[0].device
+    points = head.prior_generator.grid_priors(
+        [c.shape[-2:] for c in cls_maps], dtype=torch.float32, device=device)
+    labels, targets = head.get_targets(points, gts)
+    labels, targets = torch.cat(labels), torch.cat(targets)
+    flat_points = torch.cat([p.repeat(n_img, 1) for p in points])
+    img_ids = torch.cat([torch.arange(n_img, device=device)
+                         .repeat_interleave(len(p)) for p in points])
+    idx = ((labels >= 0) & (labels < head.num_classes)).nonzero()[:, 0]
+    strides = torch.cat([targets.new_full((n_img * len(p), ), _stride(s))
+                         for p, s in zip(points, head.strides)])[idx]
+    pos_targets = targets[idx]
+    if head.norm_on_bbox:  # get_targets divides by the stride in any mode
+        pos_targets = pos_targets * strides[:, None]
+    gt_boxes = head.bbox_coder.decode(flat_points[idx], pos_targets)
+    offsets = [0]
+    for g in gts:
+        offsets.append(offsets[-1] + len(g))
+    inst = torch.empty_like(idx)
+    for i in range(n_img):
+        sel = img_ids[idx] == i
+        if sel.any():
+            d = (gt_boxes[sel, None] - gts[i].bboxes[None]).abs().sum(-1)
+            inst[sel] = d.argmin(1) + offsets[i]
+    return _Positives(labels, idx, flat_points[idx], gt_boxes,
+                      head.centerness_target(targets[idx]), inst,
+                      torch.cat([g.bboxes for g in gts]), strides)
+
+
 def fcos_head_losses(head, outs_s, data_samples, outs_t=None,
                      isd: Optional[dict] = None, tsa: Optional[dict] = None,
-                     progress: float = 1.0) -> Dict[str, Tensor]:
+                     progress: float = 1.0,
+                     t_head=None) -> Dict[str, Tensor]:
     """FCOS losses of the student (TSA on the box loss of each positive) and,
-    with ``isd``, the instance-selected imitation loss ``loss_isd``."""
+    with ``isd``, the instance-selected imitation loss ``loss_isd``.
+
+    Args:
+        head: the student's ``FCOSHead``, whose targets and losses are used.
+        outs_s: its outputs ``(cls, reg, centerness)``, in its current mode.
+        data_samples: the batch's ``DetDataSample`` s.
+        outs_t: the teacher head's outputs (ISD only).
+        isd: ISD settings (``tau_w``, ``loss_weight``) or None.
+        tsa: TSA settings (``gamma_max``, ``eta``) or None.
+        progress: training progress in [0, 1] (TSA's ramp).
+        t_head: the teacher's ``FCOSHead`` that produced ``outs_t``, in the
+            mode it ran in: its ``norm_on_bbox`` and mode decide how its
+            distances are read.
+    """
     cls_s, reg_s, ctr_s = outs_s
     gts = [s.gt_instances for s in data_samples]
-    n_img = cls_s[0].size(0)
-    sizes = [c.shape[-2:] for c in cls_s]
-    points = head.prior_generator.grid_priors(
-        sizes, dtype=reg_s[0].dtype, device=reg_s[0].device)
-    labels, bbox_targets = head.get_targets(points, gts)
-    labels, bbox_targets = torch.cat(labels), torch.cat(bbox_targets)
-    flat_points = torch.cat([p.repeat(n_img, 1) for p in points])
-    img_ids = torch.cat([torch.arange(n_img, device=labels.device)
-                         .repeat_interleave(len(p)) for p in points])
-    strides = torch.cat([labels.new_full((n_img * len(p), ), s[0]
-                                         if isinstance(s, tuple) else s)
-                         for p, s in zip(points, head.strides)]).float()
-    c = head.cls_out_channels
-    ps, rs, cs = _flat(cls_s, c), _flat(reg_s, 4), _flat(ctr_s, 1)[:, 0]
-    pos = ((labels >= 0) & (labels < head.num_classes)).nonzero()[:, 0]
-    num_pos = max(float(len(pos)), 1.0)
-    losses = dict(loss_cls=head.loss_cls(ps, labels, avg_factor=num_pos))
-    if len(pos) == 0:
+    ps = _flat(cls_s, head.cls_out_channels)
+    rs = _flat(pixel_distances(head, reg_s), 4)
+    cs = _flat(ctr_s, 1)[:, 0]
+    pos = _positives(head, cls_s, gts)
+    num_pos = max(float(len(pos.idx)), 1.0)
+    losses = dict(loss_cls=head.loss_cls(ps, pos.labels, avg_factor=num_pos))
+    if len(pos.idx) == 0:
         zero = rs.sum() * 0 + cs.sum() * 0
         losses.update(loss_bbox=zero, loss_centerness=zero)
         if isd is not None:
             losses['loss_isd'] = zero
         return losses
 
-    scale = strides[pos, None] if head.norm_on_bbox else 1.0
-    t_targets = bbox_targets[pos]
-    ctr_targets = head.centerness_target(t_targets)
-    ctr_denorm = max(float(ctr_targets.sum()), 1e-6)
-    decode = head.bbox_coder.decode
-    gt_boxes = decode(flat_points[pos], t_targets * scale)
-    pred_boxes = decode(flat_points[pos], rs[pos] * scale)
-
-    # the ground-truth instance of every positive (exact box match)
-    offsets = [0]
-    for g in gts:
-        offsets.append(offsets[-1] + len(g))
-    all_gt = torch.cat([g.bboxes for g in gts])
-    inst = torch.empty_like(pos)
-    for i in range(n_img):
-        sel = img_ids[pos] == i
-        if sel.any():
-            d = (gt_boxes[sel, None] - gts[i].bboxes[None]).abs().sum(-1)
-            inst[sel] = d.argmin(1) + offsets[i]
-    num_inst = offsets[-1]
-
-    reg_w = torch.ones_like(ctr_targets)
+    pred_boxes = head.bbox_coder.decode(pos.points, rs[pos.idx])
+    reg_w = torch.ones_like(pos.ctr_targets)
     if tsa is not None:
-        ious = bbox_overlaps(pred_boxes.detach(), gt_boxes, is_aligned=True)
-        inst_w = tsa_weights(all_gt, all_gt.new_zeros(num_inst), progress,
-                             **tsa)
-        eta = tsa.get('eta', 1.0)
-        reg_w = 1 + (inst_w[inst] - 1) * (1 - ious.clamp(0, 1))**eta
-    lb = head.loss_bbox(pred_boxes, gt_boxes, reduction_override='none')
-    losses['loss_bbox'] = (lb * ctr_targets * reg_w).sum() / ctr_denorm
-    lc_pos = head.loss_centerness(cs[pos], ctr_targets,
+        ious = bbox_overlaps(pred_boxes.detach(), pos.gt_boxes,
+                             is_aligned=True)
+        inst_w = tsa_weights(pos.all_gt, pos.all_gt.new_zeros(
+            len(pos.all_gt)), progress, **tsa)
+        reg_w = 1 + (inst_w[pos.inst] - 1) * (1 - ious.clamp(0, 1))**tsa.get(
+            'eta', 1.0)
+    lb = head.loss_bbox(pred_boxes, pos.gt_boxes, reduction_override='none')
+    ctr_denorm = max(float(pos.ctr_targets.sum()), 1e-6)
+    losses['loss_bbox'] = (lb * pos.ctr_targets * reg_w).sum() / ctr_denorm
+    lc_pos = head.loss_centerness(cs[pos.idx], pos.ctr_targets,
                                   reduction_override='none')
     losses['loss_centerness'] = lc_pos.sum() / num_pos
-
     if isd is not None:
-        if outs_t is None:
-            raise ValueError('ISD needs the teacher head outputs.')
-        cls_t, reg_t, ctr_t = outs_t
-        pt, rt = _flat(cls_t, c), _flat(reg_t, 4)
-        if pt.shape != ps.shape:
-            raise ValueError(
-                f'Teacher and student heads give {tuple(pt.shape)} and '
-                f'{tuple(ps.shape)} outputs: ISD needs the same points and '
-                'classes in both heads.')
-
-        def point_loss(cls_pred, reg_pred, ctr_pred):
-            lc = head.loss_cls(cls_pred[pos], labels[pos],
-                               reduction_override='none').sum(-1)
-            boxes = decode(flat_points[pos], reg_pred[pos] * scale)
-            lr = head.loss_bbox(boxes, gt_boxes, reduction_override='none')
-            return lc + lr, boxes
-
-        l_s, boxes_s = point_loss(ps, rs, cs)
-        l_t, boxes_t = point_loss(pt, rt, None)
-        w = isd_weights(group_mean(l_s.detach(), inst, num_inst),
-                        group_mean(l_t, inst, num_inst),
-                        isd.get('tau_w', 1.0))
-        giou = bbox_overlaps(boxes_s, boxes_t.detach(), mode='giou',
-                             is_aligned=True)
-        imitate = _binary_kl(ps[pos], pt[pos]) + (1 - giou)
-        m = group_mean(imitate, inst, num_inst)
-        has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
-        has[inst] = True
-        losses['loss_isd'] = isd.get('loss_weight', 1.0) * (
-            (w * m)[has].sum() / has.sum())
+        losses['loss_isd'] = _isd_loss(head, pos, ps, rs, outs_t, t_head,
+                                       isd)
     return losses
+
+
+def _isd_loss(head, pos: _Positives, ps: Tensor, rs: Tensor, outs_t,
+              t_head, isd: dict) -> Tensor:
+    """``loss_isd``: per instance, the ISD weight times the mean over its
+    positives of the binary KL of the scores plus the L1 distance of the
+    (left, top, right, bottom) distances in units of the level's stride
+    (what FCOS regresses; like the L1 of the deltas for anchor heads, it is
+    0 for identical predictions, also for degenerate zero-size boxes where
+    1 - GIoU would be 1)."""
+    if outs_t is None or t_head is None:
+        raise ValueError('ISD needs the teacher head (t_head) and its '
+                         'outputs (outs_t).')
+    cls_t, reg_t = outs_t[0], outs_t[1]
+    pt = _flat(cls_t, head.cls_out_channels)
+    if pt.shape != ps.shape:
+        raise ValueError(
+            f'Teacher and student heads give {tuple(pt.shape)} and '
+            f'{tuple(ps.shape)} outputs: ISD needs the same points and '
+            'classes in both heads.')
+    rt = _flat(pixel_distances(t_head, reg_t), 4)
+    boxes_t = head.bbox_coder.decode(pos.points, rt[pos.idx])
+    pred_boxes = head.bbox_coder.decode(pos.points, rs[pos.idx])
+    labels = pos.labels[pos.idx]
+
+    def point_loss(cls_pred: Tensor, boxes: Tensor) -> Tensor:
+        lc = head.loss_cls(cls_pred[pos.idx], labels,
+                           reduction_override='none').sum(-1)
+        return lc + head.loss_bbox(boxes, pos.gt_boxes,
+                                   reduction_override='none')
+
+    num_inst = len(pos.all_gt)
+    w = isd_weights(
+        group_mean(point_loss(ps, pred_boxes).detach(), pos.inst, num_inst),
+        group_mean(point_loss(pt, boxes_t), pos.inst, num_inst),
+        isd.get('tau_w', 1.0))
+    l1 = (rs[pos.idx] - rt[pos.idx]).abs().sum(-1) / pos.strides
+    imitate = _binary_kl(ps[pos.idx], pt[pos.idx]) + l1
+    m = group_mean(imitate, pos.inst, num_inst)
+    has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
+    has[pos.inst] = True
+    return isd.get('loss_weight', 1.0) * ((w * m)[has].sum() / has.sum())

@@ -1,5 +1,6 @@
-"""What every mmrskd distiller shares: the frozen teacher and the
-distillation-loss table with its input wiring (METHODS.md section 4)."""
+"""What every mmrskd distiller shares: the frozen teacher with its own
+input normalisation, and the distillation-loss table with its input wiring
+(docs/methods.md, "Distiller")."""
 from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
@@ -7,6 +8,7 @@ from mmengine.model import BaseModel
 from mmengine.registry import Registry
 from torch import Tensor
 
+from .data_preprocessor import distill_preprocessor
 from .teacher import (FeatureStore, Teacher, register_capture_hooks,
                       teacher_model_cfg)
 
@@ -35,6 +37,13 @@ class BaseDistiller(BaseModel):
       ``'student.backbone.layer4'``).
 
     Loss names must start with ``loss_`` so mmengine sums and logs them.
+
+    The teacher normalises the raw batch with its own config's data
+    preprocessor (``teacher_cfg``'s, or the inline ``teacher``'s when it has
+    one; ``teacher_data_preprocessor`` overrides both), so it sees what its
+    standalone inference would; when that equals the student's, the
+    student's inputs are shared. Training batches then carry
+    ``teacher_inputs`` (:class:`DistillDataPreprocessor`).
     """
 
     #: source keys computed by the subclass itself (not forward hooks).
@@ -45,14 +54,27 @@ class BaseDistiller(BaseModel):
                  teacher_cfg: Optional[str], teacher_ckpt: Optional[str],
                  distill_losses: Optional[dict], registry: Registry,
                  num_classes: Optional[int],
-                 data_preprocessor=None, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor,
+                 teacher_data_preprocessor: Optional[dict] = None,
+                 allow_random_teacher: bool = False,
+                 teacher_precision: str = 'fp32', init_cfg=None):
+        super().__init__(data_preprocessor=student.data_preprocessor,
                          init_cfg=init_cfg)
         self.student = student
+        model_cfg = teacher_model_cfg(teacher, teacher_cfg)
         # Outside the module tree: not in state_dict, parameters() or DDP.
         object.__setattr__(self, 'teacher', Teacher(
-            teacher_model_cfg(teacher, teacher_cfg), teacher_ckpt, registry,
-            num_classes, teacher_cfg))
+            model_cfg, teacher_ckpt, registry, num_classes, teacher_cfg,
+            allow_random_teacher, type(self).__name__, teacher_precision))
+        if teacher_data_preprocessor is not None:
+            t_pre = registry.build(teacher_data_preprocessor)
+        elif teacher_cfg is not None or \
+                model_cfg.get('data_preprocessor') is not None:
+            t_pre = self.teacher.data_preprocessor
+        else:  # an inline teacher without one shares the student's
+            t_pre = None
+        if t_pre is not None:
+            self.data_preprocessor = distill_preprocessor(
+                student.data_preprocessor, t_pre)
         self.distill_losses = nn.ModuleDict()
         self.loss_inputs: Dict[str, List[str]] = {}
         self._captured = FeatureStore()

@@ -37,9 +37,13 @@ class ClsDistiller(BaseDistiller):
         distill_losses: ``name -> loss config``; each may say its
             ``inputs`` (default ``('student.logits', 'teacher.logits',
             'labels')``), see :class:`BaseDistiller`.
-        teacher_data_preprocessor: the teacher's own data preprocessor
-            config when it was trained with another normalisation or input
-            size; by default the teacher sees the student's inputs.
+        teacher_data_preprocessor: overrides the teacher's data
+            preprocessor. By default the teacher normalises the raw batch
+            with its own config's (see :class:`BaseDistiller`).
+        allow_random_teacher: accept a missing ``teacher_ckpt`` and keep a
+            random teacher (smoke tests only); otherwise it is an error.
+        teacher_precision: ``'fp32'``, ``'bf16'`` or ``'fp16'``: autocast
+            dtype of the teacher's forward (outputs are cast to float32).
         data_preprocessor: the student's data preprocessor (mmengine's
             Runner fills it from the config's top-level one).
     """
@@ -54,17 +58,15 @@ class ClsDistiller(BaseDistiller):
                  teacher_ckpt: Optional[str] = None,
                  distill_losses: Optional[dict] = None,
                  teacher_data_preprocessor: Optional[dict] = None,
+                 allow_random_teacher: bool = False,
+                 teacher_precision: str = 'fp32',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student_model = build_student(student, data_preprocessor, MODELS)
-        preprocessor = student_model.data_preprocessor
-        if teacher_data_preprocessor is not None:
-            preprocessor = MODELS.build(dict(
-                type='DistillDataPreprocessor', student=preprocessor,
-                teacher=teacher_data_preprocessor))
         super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
                          distill_losses, MODELS, count_classes(student_model),
-                         data_preprocessor=preprocessor, init_cfg=init_cfg)
+                         teacher_data_preprocessor, allow_random_teacher,
+                         teacher_precision, init_cfg=init_cfg)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:

@@ -1,8 +1,40 @@
-"""Separate preprocessing for a teacher trained with other statistics."""
+"""One raw batch, two normalisations: the student's and the teacher's own.
+
+A teacher trained elsewhere may expect other statistics or another channel
+order than the student (e.g. BGR with its own mean/std). The distillers give
+it the inputs its own config's data preprocessor makes from the same raw
+batch, so inside the distiller it sees exactly what its standalone inference
+would. When both preprocessors compute the same thing, the student's inputs
+are shared and nothing runs twice.
+"""
 from typing import Optional
 
+import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor
 from mmpretrain.registry import MODELS
+
+
+#: Settings of mmengine/mmpretrain/mmdet image preprocessors that change
+#: the ``inputs`` they make (label handling such as ``to_onehot`` does not).
+INPUT_SETTINGS = ('to_rgb', '_channel_conversion', '_enable_normalize',
+                  'pad_size_divisor', 'pad_value')
+
+
+def preprocessing_signature(pre: nn.Module) -> tuple:
+    """What a data preprocessor does to the images of a raw batch, as
+    comparable values: its class, the :data:`INPUT_SETTINGS` it has and its
+    buffers (mean, std). Batch augmentations are left out: they are the
+    student's training recipe, applied to the inputs both share."""
+    settings = tuple((k, getattr(pre, k)) for k in INPUT_SETTINGS
+                     if hasattr(pre, k))
+    buffers = tuple((k, tuple(b.flatten().tolist()))
+                    for k, b in sorted(pre.named_buffers()))
+    return type(pre).__name__, settings, buffers
+
+
+def same_preprocessing(a: nn.Module, b: nn.Module) -> bool:
+    """True when ``a`` and ``b`` turn a raw batch into the same inputs."""
+    return a is b or preprocessing_signature(a) == preprocessing_signature(b)
 
 
 @MODELS.register_module()
@@ -13,20 +45,29 @@ class DistillDataPreprocessor(BaseDataPreprocessor):
     student's ``inputs``/``data_samples``; in validation and test only the
     student's preprocessing runs. Batch augmentations (Mixup, CutMix) would
     give the teacher other images than the student, so they are refused.
+
+    Args:
+        student: the student's data preprocessor (module or config).
+        teacher: the teacher's data preprocessor (module or config).
     """
 
-    def __init__(self, student, teacher: dict):
+    def __init__(self, student, teacher):
         super().__init__()
         self.student = MODELS.build(student) if isinstance(student, dict) \
             else student
-        self.teacher = MODELS.build(teacher)
+        self.teacher = MODELS.build(teacher) if isinstance(teacher, dict) \
+            else teacher
         for name, pre in (('student', self.student),
                           ('teacher', self.teacher)):
             if getattr(pre, 'batch_augments', None) is not None:
                 raise ValueError(
-                    f'teacher_data_preprocessor cannot be combined with batch '
+                    f'The teacher normalises its inputs differently from the '
+                    f'student, which cannot be combined with batch '
                     f'augmentations (found on the {name} preprocessor): the '
-                    'teacher would see other images than the student.')
+                    'teacher would see other images than the student. Give '
+                    'the teacher the student\'s normalisation '
+                    '(teacher_data_preprocessor=the student\'s) or drop the '
+                    'batch augmentation.')
 
     def forward(self, data: dict, training: bool = False) -> dict:
         out = self.student(data, training)
@@ -36,3 +77,16 @@ class DistillDataPreprocessor(BaseDataPreprocessor):
 
     def cast_data(self, data: Optional[dict]):
         return self.student.cast_data(data)
+
+
+def distill_preprocessor(student: nn.Module, teacher: nn.Module
+                         ) -> nn.Module:
+    """The student's preprocessor when the teacher's computes the same
+    inputs, else a :class:`DistillDataPreprocessor` running both."""
+    if same_preprocessing(student, teacher):
+        return student
+    return DistillDataPreprocessor(student, teacher)
+
+
+__all__ = ['DistillDataPreprocessor', 'distill_preprocessor',
+           'same_preprocessing']

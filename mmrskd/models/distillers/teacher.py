@@ -1,6 +1,6 @@
 """The frozen teacher shared by the classification and detection distillers.
 
-METHODS.md section 4: the teacher is built from its own config, loaded from
+The teacher is built from its own config, loaded from
 ``teacher_ckpt`` on the CPU, frozen, kept in eval mode (also after
 ``.train()``), run under ``torch.no_grad`` and never computes its losses
 unless a method asks for them. It lives *outside* the distiller's module
@@ -13,9 +13,14 @@ from typing import Callable, Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
+from torch.utils._pytree import tree_map
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.registry import Registry
+
+from ...utils.state_dict import (CheckpointReadError, checkpoint_state,
+                                 model_weights, read_checkpoint,
+                                 state_differences)
 
 
 class TeacherCheckpointError(RuntimeError):
@@ -52,8 +57,11 @@ def load_teacher_weights(model: nn.Module, ckpt: str,
                          teacher_cfg: Optional[str] = None) -> None:
     """Load ``ckpt`` into ``model`` strictly, with errors naming the file.
 
-    Accepts mmengine checkpoints (``state_dict`` key), bare state dicts and
-    checkpoints of an mmrskd distiller (keys under ``student.``).
+    Accepts what a user may have (:func:`mmrskd.utils.model_weights`):
+    checkpoints written by mmengine's Runner for plain mmpretrain / mmdet
+    (also without mmrskd installed), an mmrskd distiller's checkpoint (its
+    student becomes the teacher), bare state dicts, and states saved from a
+    DDP-wrapped model. The file is read with weights-only loading.
     """
     if not osp.isfile(ckpt):
         how = (f'`python tools/train.py {osp.relpath(teacher_cfg)}`'
@@ -63,32 +71,28 @@ def load_teacher_weights(model: nn.Module, ckpt: str,
             f'first ({how}) or point `model.teacher_ckpt` at its checkpoint '
             '(e.g. --cfg-options model.teacher_ckpt=PATH).')
     try:
-        obj = torch.load(ckpt, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+        state = model_weights(checkpoint_state(
+            read_checkpoint(ckpt, 'Teacher checkpoint')), ckpt)
+    except CheckpointReadError as exc:
+        raise TeacherCheckpointError(str(exc)) from exc
+    if not any(hasattr(v, 'shape') for v in state.values()):
         raise TeacherCheckpointError(
-            f'Cannot read teacher checkpoint "{ckpt}": {exc}') from exc
-    state = obj.get('state_dict', obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise TeacherCheckpointError(
-            f'Teacher checkpoint "{ckpt}" holds no state dict.')
-    if all(k.startswith('student.') for k in state):
-        state = {k[len('student.'):]: v for k, v in state.items()}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
+            f'Teacher checkpoint "{ckpt}" holds no weights (keys: '
+            f'{list(state)[:5]}). Expected an mmengine checkpoint '
+            "({'state_dict': ...}), a distiller checkpoint or a bare state "
+            'dict of the teacher model.')
+    diff = state_differences(model.state_dict(), state)
+    if diff.missing or diff.unexpected:
         raise TeacherCheckpointError(
             f'Teacher checkpoint "{ckpt}" does not match the teacher model '
-            f'({type(model).__name__}): {len(missing)} missing key(s) '
-            f'{missing[:5]}, {len(unexpected)} unexpected key(s) '
-            f'{unexpected[:5]}. Is it a checkpoint of the teacher config?')
-    shapes = [f'{k}: checkpoint {tuple(v.shape)} vs model '
-              f'{tuple(own[k].shape)}' for k, v in state.items()
-              if hasattr(v, 'shape') and v.shape != own[k].shape]
-    if shapes:
+            f'({type(model).__name__}): {len(diff.missing)} missing key(s) '
+            f'{diff.missing[:5]}, {len(diff.unexpected)} unexpected key(s) '
+            f'{diff.unexpected[:5]}. Is it a checkpoint of the teacher '
+            'config?')
+    if diff.shapes:
         raise TeacherCheckpointError(
             f'Teacher checkpoint "{ckpt}" has tensors of other shapes than '
-            f'the teacher model: {shapes[:5]}. A different number of '
+            f'the teacher model: {diff.shapes[:5]}. A different number of '
             'classes or another architecture?')
     model.load_state_dict(state, strict=True)
 
@@ -109,22 +113,60 @@ def count_classes(model: nn.Module) -> Optional[int]:
     return n if isinstance(n, int) and n > 0 else None
 
 
+#: ``teacher_precision`` -> autocast dtype of the teacher's forward.
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def to_float32(outputs):
+    """Every floating-point tensor in ``outputs`` (nested tuples, lists,
+    dicts) as float32, so losses see the teacher in full precision."""
+    return tree_map(
+        lambda x: x.float() if torch.is_tensor(x) and x.is_floating_point()
+        else x, outputs)
+
+
 class Teacher:
     """A frozen teacher held outside the owning module's parameter tree.
 
     Args:
-        model_cfg: the teacher's model config.
-        ckpt: path of the teacher's checkpoint. ``None`` keeps the random
-            initialisation (only meaningful for tests; a warning is logged).
+        model_cfg: the teacher's model config (with its own
+            ``data_preprocessor`` when it comes from a config file).
+        ckpt: path of the teacher's checkpoint. ``None`` is an error unless
+            ``allow_random`` is set.
         registry: the MODELS registry to build it from.
         num_classes: the student's class count; a teacher with another one
             is an error.
         teacher_cfg: the teacher's config file, named in error messages.
+        allow_random: accept ``ckpt=None`` and keep the random
+            initialisation (smoke tests only; a warning is logged).
+        owner: the distiller's class name, for error messages.
+        precision: ``'fp32'`` (default), ``'bf16'`` or ``'fp16'``: the
+            teacher's forward runs under ``torch.autocast`` with that dtype
+            (bf16 on CPUs with AVX-512-BF16/AMX and on GPUs; fp16 on GPUs)
+            and everything it returns or a hook captures is cast back to
+            float32. Its weights stay float32.
     """
 
     def __init__(self, model_cfg: dict, ckpt: Optional[str],
                  registry: Registry, num_classes: Optional[int] = None,
-                 teacher_cfg: Optional[str] = None):
+                 teacher_cfg: Optional[str] = None,
+                 allow_random: bool = False, owner: str = 'Distiller',
+                 precision: str = 'fp32'):
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f'{owner}: teacher_precision must be one of '
+                f'{list(PRECISIONS)}, got {precision!r}.')
+        self.precision = precision
+        if ckpt is None and not allow_random:
+            how = osp.relpath(teacher_cfg) if teacher_cfg else \
+                '<teacher config>'
+            raise TeacherCheckpointError(
+                f'{owner}: model.teacher_ckpt is not set, so the teacher '
+                'would keep its random initialisation and the student would '
+                'learn from noise. Point it at the trained teacher (e.g. '
+                '--cfg-options model.teacher_ckpt=work_dirs/<teacher>/'
+                f'epoch_N.pth; train it with `python tools/train.py {how}`).'
+                ' Only for smoke tests: model.allow_random_teacher=True.')
         self.model: nn.Module = registry.build(model_cfg)
         n = count_classes(self.model)
         if num_classes is not None and n is not None and n != num_classes:
@@ -133,14 +175,19 @@ class Teacher:
                 '. Use a teacher trained on the same dataset.')
         if ckpt is None:
             MMLogger.get_current_instance().warning(
-                'Distiller built without teacher_ckpt: the teacher keeps its '
-                'random initialisation. Set teacher_ckpt to train for real.')
+                f'{owner}: allow_random_teacher=True and no teacher_ckpt: the '
+                'teacher keeps its random initialisation (smoke test).')
         else:
             load_teacher_weights(self.model, ckpt, teacher_cfg)
         self.ckpt = ckpt
         self.model.eval()
         self.model.requires_grad_(False)
         self._hooks: List = []
+
+    @property
+    def data_preprocessor(self) -> Optional[nn.Module]:
+        """The teacher's own data preprocessor (from its config)."""
+        return getattr(self.model, 'data_preprocessor', None)
 
     # The owner calls this from ``nn.Module._apply`` (to/cuda/cpu/half).
     def apply(self, fn: Callable) -> None:
@@ -149,17 +196,25 @@ class Teacher:
     def register_capture(self, names: List[str],
                          store: 'FeatureStore') -> None:
         """Capture the outputs of the named teacher modules into ``store``."""
+        cast = None if self.precision == 'fp32' else to_float32
         self._hooks += register_capture_hooks(self.model, names, store,
-                                              'teacher')
+                                              'teacher', cast)
 
     @torch.no_grad()
     def __call__(self, fn: Union[str, Callable], *args, **kwargs):
         """Run ``fn`` (a method name of the teacher, or a callable taking the
-        teacher) under ``no_grad`` in eval mode."""
+        teacher) under ``no_grad`` in eval mode, at ``precision``."""
         self.model.eval()
-        if isinstance(fn, str):
-            return getattr(self.model, fn)(*args, **kwargs)
-        return fn(self.model, *args, **kwargs)
+        run = (lambda: getattr(self.model, fn)(*args, **kwargs)) \
+            if isinstance(fn, str) else (
+                lambda: fn(self.model, *args, **kwargs))
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return run()
+        device = next(self.model.parameters()).device.type
+        with torch.autocast(device_type=device, dtype=dtype):
+            out = run()
+        return to_float32(out)
 
 
 class FeatureStore(dict):
@@ -172,10 +227,11 @@ class FeatureStore(dict):
 
 
 def register_capture_hooks(model: nn.Module, names: List[str],
-                           store: FeatureStore, owner: str) -> List:
-    """Forward hooks that write ``store['<owner>.<name>'] = output`` for each
-    module ``name`` of ``model`` while ``store.active``; unknown names give
-    an error listing the candidates."""
+                           store: FeatureStore, owner: str,
+                           cast: Optional[Callable] = None) -> List:
+    """Forward hooks that write ``store['<owner>.<name>'] = output`` (through
+    ``cast`` if given) for each module ``name`` of ``model`` while
+    ``store.active``; unknown names give an error listing the candidates."""
     modules = dict(model.named_modules())
     handles = []
     for name in names:
@@ -188,7 +244,7 @@ def register_capture_hooks(model: nn.Module, names: List[str],
 
         def hook(_module, _inputs, output, _key=f'{owner}.{name}'):
             if store.active:
-                store[_key] = output
+                store[_key] = output if cast is None else cast(output)
 
         handles.append(modules[name].register_forward_hook(hook))
     return handles

@@ -5,10 +5,11 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ...utils.progress import (current_iter, epochs_countable,
+                               training_epoch)
 from .utils import hard_labels, kl_rows, split_target
 
 
@@ -33,52 +34,93 @@ def dkd_loss(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
     return (alpha * tckd + beta * nckd).mean() * t * t
 
 
-def current_epoch() -> Optional[int]:
-    """0-based epoch of the running mmengine loop, or None outside one."""
-    hub = MessageHub.get_current_instance()
-    return hub.get_info('epoch', None)
-
-
 @MODELS.register_module()
 class DKDLoss(nn.Module):
     """Decoupled KD with the linear warm-up of the reference code.
 
-    ``loss = loss_weight * dkd_loss(...) * min(epoch / warmup_epochs, 1)``
-    with ``epoch`` counted from 1 and read from mmengine's message hub (the
-    factor is 1 outside a training loop). Defaults are the CIFAR-style
-    preset (alpha 1, beta 8, T 4, warm-up 20); the ImageNet-style preset is
-    beta 0.5, T 1.
+    ``loss = loss_weight * dkd_loss(...) * factor``. Defaults are the
+    CIFAR-style preset (alpha 1, beta 8, T 4, warm-up 20 epochs); the
+    ImageNet-style preset is beta 0.5, T 1.
+
+    The warm-up factor is read from mmengine's message hub
+    (:mod:`mmrskd.utils.progress`) and is 1 outside a training loop:
+
+    - ``warmup_iters`` set: ``min((iter + 1) / warmup_iters, 1)`` with
+      ``iter`` the 0-based iteration of the run, in any loop;
+    - otherwise ``min((epoch + 1) / warmup_epochs, 1)`` with ``epoch``
+      0-based (the reference code's ``min(epoch / warmup, 1)``, counted from
+      1). In an ``EpochBasedTrainLoop`` that is the hub's epoch. An
+      ``IterBasedTrainLoop`` keeps the hub's epoch at 0 for the whole run,
+      so there an epoch is a pass over the training dataloader:
+      ``epoch = iter // iters_per_epoch``, the length taken from the loop
+      (:func:`mmrskd.utils.train_loop_info`). In a loop of another kind
+      that also reports ``max_epochs=1`` the length is unknown, and the loss
+      raises at the first iteration rather than hold the factor at
+      ``1 / warmup_epochs`` for the whole run.
 
     Args:
         alpha: weight of the target-class term TCKD.
         beta: weight of the non-target term NCKD.
         temperature: softmax temperature T.
         warmup_epochs: epochs of the linear ramp; 0 disables it.
+        warmup_iters: iterations of the linear ramp; when set (not None) it
+            replaces ``warmup_epochs``, and 0 disables the ramp.
         loss_weight: overall weight.
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0,
                  temperature: float = 4.0, warmup_epochs: int = 20,
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 warmup_iters: Optional[int] = None):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'DKDLoss: temperature must be > 0, got '
                              f'{temperature}.')
+        for name, value in (('warmup_epochs', warmup_epochs),
+                            ('warmup_iters', warmup_iters)):
+            if value is not None and (not isinstance(value, int)
+                                      or value < 0):
+                raise ValueError(f'DKDLoss: {name} must be an integer >= 0 '
+                                 f'(0 = no warm-up), got {value!r}.')
         self.alpha = alpha
         self.beta = beta
         self.temperature = temperature
         self.warmup_epochs = warmup_epochs
+        self.warmup_iters = warmup_iters
         self.loss_weight = loss_weight
 
-    def warmup_factor(self, epoch: Optional[int] = None) -> float:
-        """``min(epoch / warmup, 1)`` for a 0-based ``epoch`` (or the hub's)."""
-        epoch = current_epoch() if epoch is None else epoch
-        if not self.warmup_epochs or epoch is None:
-            return 1.0
-        return min((epoch + 1) / self.warmup_epochs, 1.0)
+    def warmup_factor(self, epoch: Optional[int] = None,
+                      iteration: Optional[int] = None) -> float:
+        """The warm-up factor at a 0-based ``epoch`` / ``iteration`` (by
+        default the running loop's, see the class docstring)."""
+        if self.warmup_iters is not None:
+            it = current_iter() if iteration is None else iteration
+            return _ramp(it, self.warmup_iters)
+        if epoch is None:
+            if self.warmup_epochs > 1 and not epochs_countable():
+                raise ValueError(
+                    f'DKDLoss: cannot count warmup_epochs='
+                    f'{self.warmup_epochs} in this training loop: it reports '
+                    'max_epochs=1 and epoch 0 for the whole run, as an '
+                    'IterBasedTrainLoop does, and is not one of mmengine\'s '
+                    'EpochBasedTrainLoop/IterBasedTrainLoop, whose epoch '
+                    'length mmrskd reads, so the warm-up would stay at '
+                    f'1/{self.warmup_epochs}. Set warmup_iters (the warm-up '
+                    'length in iterations) in the DKDLoss config, or '
+                    'warmup_epochs=0 to train without a warm-up.')
+            epoch = training_epoch()
+        return _ramp(epoch, self.warmup_epochs)
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 labels: Tensor) -> Tensor:
         loss = dkd_loss(student_logits, teacher_logits, labels, self.alpha,
                         self.beta, self.temperature)
         return self.loss_weight * self.warmup_factor() * loss
+
+
+def _ramp(step: Optional[int], length: int) -> float:
+    """``min((step + 1) / length, 1)`` for a 0-based ``step``; 1 without a
+    ramp (``length`` 0) or outside a loop (``step`` None)."""
+    if not length or step is None:
+        return 1.0
+    return min((step + 1) / length, 1.0)

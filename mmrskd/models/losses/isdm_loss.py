@@ -4,7 +4,7 @@ Remote Sensing 2024, 16(20):3853.
 
 The paper's Eq. 8 (entropy regularisation of the scaled soft label) and
 Eq. 9 (dynamic margin) are not public in closed form; the functions below
-are mmrskd's reading of the paper's text (docs/methods.md, METHODS.md 1.3).
+are mmrskd's reading of the paper's text (docs/methods.md, "ISDM").
 """
 import math
 from typing import Tuple
@@ -157,7 +157,7 @@ class ISDMLoss(nn.Module):
         scaler_grad: ``'regulariser'`` (default): the scaler learns from the
             entropy regulariser only and the KL term treats the scaled label
             as a fixed target; ``'all'``: the KL term trains the scaler too
-            (METHODS.md's literal reading, which collapses, see
+            (the literal reading of the formula, which collapses, see
             :func:`isdm_loss`).
     """
 

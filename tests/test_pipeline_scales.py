@@ -1,0 +1,99 @@
+"""Every classification config tests at the scale it trains at.
+
+Training resizes to S and takes random C-pixel crops, so an object is S/side
+times its size in the image; the test pipeline must resize to the same S and
+take the central C pixels, not resize the whole image to C (which shrinks
+every object by C/S, e.g. 224/256). Parametrised over the files, so a new
+config is covered automatically.
+"""
+import glob
+import os.path as osp
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+
+#: transforms that leave the spatial size as it is
+KEEP_SIZE = {'LoadImageFromFile', 'RandomFlip', 'PackInputs', 'ColorJitter',
+             'RandomGrayscale', 'Normalize'}
+CROPS = {'RandomCrop', 'CenterCrop', 'RandomResizedCrop'}
+
+Size = Optional[Tuple[int, int]]
+
+
+def _pair(value) -> Tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def scales(pipeline: Sequence[dict]) -> Tuple[Size, Size]:
+    """``(scale before the crop, final size)`` of a pipeline, as (w, h);
+    None = the image's own size (no resize)."""
+    before: Size = None
+    crop: Size = None
+    for t in pipeline:
+        kind = t['type']
+        if kind == 'Resize' and crop is None:
+            assert t.get('scale') and not t.get('keep_ratio'), t
+            before = _pair(t['scale'])
+        elif kind in CROPS and crop is None:
+            crop = _pair(t['crop_size'])
+        elif kind not in KEEP_SIZE:
+            raise AssertionError(f'unknown spatial transform {t}: teach '
+                                 'tests/test_pipeline_scales.py about it')
+    return before, crop or before
+
+
+def _classification_configs():
+    for path in CONFIGS:
+        cfg = Config.fromfile(osp.join(ROOT, path))
+        if cfg.default_scope == 'mmpretrain':
+            yield path, cfg
+
+
+#: loaded once: the scale tests only read them
+CLS_CONFIGS = dict(_classification_configs())
+
+
+def test_classification_configs_found():
+    assert len(CLS_CONFIGS) >= 40
+    assert 'configs/resnet18w8_rsscn7_cpu.py' in CLS_CONFIGS
+
+
+@pytest.mark.parametrize('path', list(CLS_CONFIGS))
+def test_test_pipeline_matches_the_training_scale(path):
+    cfg = CLS_CONFIGS[path]
+    train_before, train_final = scales(cfg.train_dataloader.dataset.pipeline)
+    for split in ('val_dataloader', 'test_dataloader'):
+        before, final = scales(cfg[split].dataset.pipeline)
+        assert final == train_final, (path, split, final, train_final)
+        assert before == train_before, (path, split, before, train_before)
+
+
+@pytest.mark.parametrize('path', [
+    'configs/resnet18_nwpu.py', 'configs/resnet18w8_rsscn7_cpu.py',
+    'configs/resnet18_dota.py', 'configs/resnet18_demo.py',
+    'configs/dkd_vgg16_gghost_aid.py'
+])
+def test_pipelines_give_the_same_size(path, tmp_path):
+    """Run both pipelines on a non-square image: same output size."""
+    import cv2
+    init_default_scope('mmpretrain')
+    img = str(tmp_path / 'scene.png')
+    cv2.imwrite(img, np.random.RandomState(0).randint(
+        0, 255, (90, 130, 3), dtype=np.uint8))
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    shapes = {}
+    for split in ('train_dataloader', 'test_dataloader'):
+        out = Compose(cfg[split].dataset.pipeline)(
+            dict(img_path=img, gt_label=0))
+        shapes[split] = tuple(out['inputs'].shape[1:])
+    assert shapes['train_dataloader'] == shapes['test_dataloader'], shapes
+    _, final = scales(cfg.train_dataloader.dataset.pipeline)
+    assert shapes['test_dataloader'] == (final[::-1] if final else (90, 130))
