@@ -14,6 +14,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
+from mmrskd.apis import cli
 from mmrskd.engine.hooks import NonFiniteLossError
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -115,27 +116,50 @@ class _Interrupt(Exception):
     pass
 
 
-class _KillAfterFirstEpoch(Hook):
-    """Interrupt the run once the epoch-1 checkpoint is written."""
+class _KillInSecondEpoch(Hook):
+    """Interrupt the run in the middle of epoch 2 (after its 2nd iteration),
+    as a killed job would be: the last checkpoint is epoch_1.pth."""
 
-    def after_train_epoch(self, runner):
-        raise _Interrupt
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.epoch == 1 and batch_idx == 1:
+            raise _Interrupt
+
+
+def _shipped_loaders(cfg):
+    """The dataloaders as tools/train.py runs the shipped config: its
+    workers (2), persistent workers on."""
+    shipped = Config.fromfile(osp.join(ROOT, 'configs/isdm_r34_r18_demo.py'))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(split) is not None:
+            cfg[split].num_workers = shipped[split].num_workers
+            cfg[split].pop('persistent_workers', None)
+    cli.set_dataloader_defaults(cfg, ('train_dataloader', ))
+    assert cfg.train_dataloader.persistent_workers
+    assert cfg.train_dataloader.num_workers == 2
+    assert cfg.train_dataloader.sampler.type == 'ReplaySampler'
+    return cfg
 
 
 def test_exact_resume_matches_uninterrupted_run(demo_scenes, tmp_path,
                                                 teacher_ckpt):
+    """Killed mid-epoch and resumed from the last epoch checkpoint, with the
+    shipped loaders (2 persistent workers), training ends with bit-identical
+    weights, optimizer state and ISDM scaler."""
+    def cfg(work):
+        return _shipped_loaders(_cfg('isdm_r34_r18_demo.py', demo_scenes,
+                                     work, 2, teacher_ckpt))
+
     full = tmp_path / 'full'
-    Runner.from_cfg(_cfg('isdm_r34_r18_demo.py', demo_scenes, full, 2,
-                         teacher_ckpt)).train()
+    Runner.from_cfg(cfg(full)).train()
     part = tmp_path / 'part'
-    runner = Runner.from_cfg(_cfg('isdm_r34_r18_demo.py', demo_scenes, part,
-                                  2, teacher_ckpt))
-    runner.register_hook(_KillAfterFirstEpoch(), priority='LOWEST')
+    runner = Runner.from_cfg(cfg(part))
+    runner.register_hook(_KillInSecondEpoch(), priority='LOWEST')
     with pytest.raises(_Interrupt):
         runner.train()
+    assert (part / 'epoch_1.pth').exists()
     assert not (part / 'epoch_2.pth').exists()
-    resumed = _cfg('isdm_r34_r18_demo.py', demo_scenes, part, 2,
-                   teacher_ckpt)
+    resumed = cfg(part)
     resumed.resume = True
     Runner.from_cfg(resumed).train()
     a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')

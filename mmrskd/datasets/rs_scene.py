@@ -9,6 +9,7 @@ from mmengine.logging import MMLogger
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .replay import ReplayMixin
 from .split import (IMG_EXTENSIONS, carve_validation, check_train_ratio,
                     check_val_ratio, list_class_folders,
                     match_folders_to_classes, normalize_class_name,
@@ -20,7 +21,7 @@ class CorruptImageError(RuntimeError):
 
 
 @DATASETS.register_module()
-class RSSceneDataset(BaseDataset):
+class RSSceneDataset(ReplayMixin, BaseDataset):
     """Scene dataset in the folder-per-class layout of remote-sensing sets.
 
     ``<data_root>/<class folder>/<image>``. Subclasses fix the official class

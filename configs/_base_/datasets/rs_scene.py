@@ -46,7 +46,10 @@ train_dataloader = dict(
         val_ratio=0.0,
         split_seed=0,
         pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # ReplaySampler: DefaultSampler's order, and every sample's augmentation
+    # a pure function of (seed, epoch, index), whatever the worker count,
+    # batch size or resume point (exact resume, teacher-output cache).
+    sampler=dict(type='ReplaySampler', shuffle=True),
 )
 
 val_dataloader = dict(

@@ -10,12 +10,12 @@ class EpochSeedHook(Hook):
     """Seed python, numpy and torch with ``seed + epoch`` before each epoch.
 
     mmengine seeds once at start-up and does not checkpoint the random
-    state, so after ``--resume`` the data augmentation and the dataloader
-    workers draw other numbers than the uninterrupted run would. With this
-    hook (and ``persistent_workers=False`` or ``num_workers=0``, because
-    persistent workers keep their own state across epochs) a run resumed
-    from an epoch checkpoint ends with the same weights. Does nothing when
-    the config has no seed.
+    state, so after ``--resume`` what the main process draws (Mixup, dropout,
+    ...) would differ from the uninterrupted run. The augmentation drawn in
+    the dataloader workers is replayed per sample by ``ReplaySampler``
+    (persistent workers keep their own state across epochs, so reseeding
+    cannot reach them). Together a run resumed from an epoch checkpoint ends
+    with the same weights. Does nothing when the config has no seed.
     """
 
     priority = 'VERY_HIGH'

@@ -11,6 +11,7 @@ from torch import Tensor
 from .data_preprocessor import distill_preprocessor
 from .teacher import (FeatureStore, Teacher, register_capture_hooks,
                       teacher_model_cfg)
+from .teacher_cache import TeacherCache, open_teacher_cache
 
 
 def build_student(student: dict, data_preprocessor: Optional[dict],
@@ -56,29 +57,46 @@ class BaseDistiller(BaseModel):
                  num_classes: Optional[int],
                  teacher_data_preprocessor: Optional[dict] = None,
                  allow_random_teacher: bool = False,
-                 teacher_precision: str = 'fp32', init_cfg=None):
+                 teacher_precision: str = 'fp32',
+                 teacher_cache: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=student.data_preprocessor,
                          init_cfg=init_cfg)
         self.student = student
         model_cfg = teacher_model_cfg(teacher, teacher_cfg)
-        # Outside the module tree: not in state_dict, parameters() or DDP.
-        object.__setattr__(self, 'teacher', Teacher(
-            model_cfg, teacher_ckpt, registry, num_classes, teacher_cfg,
-            allow_random_teacher, type(self).__name__, teacher_precision))
-        if teacher_data_preprocessor is not None:
-            t_pre = registry.build(teacher_data_preprocessor)
-        elif teacher_cfg is not None or \
-                model_cfg.get('data_preprocessor') is not None:
-            t_pre = self.teacher.data_preprocessor
-        else:  # an inline teacher without one shares the student's
-            t_pre = None
-        if t_pre is not None:
-            self.data_preprocessor = distill_preprocessor(
-                student.data_preprocessor, t_pre)
+        self.teacher_cache: Optional[TeacherCache] = None
+        if teacher_cache is not None:
+            # The teacher is never built: its logits come from the cache.
+            object.__setattr__(self, 'teacher', None)
+            self.teacher_cache = open_teacher_cache(
+                teacher_cache, model_cfg, teacher_ckpt)
+        else:
+            # Outside the module tree: not in state_dict, parameters(), DDP.
+            object.__setattr__(self, 'teacher', Teacher(
+                model_cfg, teacher_ckpt, registry, num_classes, teacher_cfg,
+                allow_random_teacher, type(self).__name__,
+                teacher_precision))
+            self._use_teacher_preprocessor(
+                registry, teacher_data_preprocessor, teacher_cfg is not None
+                or model_cfg.get('data_preprocessor') is not None)
         self.distill_losses = nn.ModuleDict()
         self.loss_inputs: Dict[str, List[str]] = {}
         self._captured = FeatureStore()
         self._build_losses(distill_losses or {}, registry)
+
+    def _use_teacher_preprocessor(self, registry: Registry,
+                                  override: Optional[dict],
+                                  has_own: bool) -> None:
+        """Normalise for the teacher with ``override``, else with the
+        teacher's own preprocessor when its config has one (an inline
+        teacher without one shares the student's)."""
+        if override is not None:
+            t_pre = registry.build(override)
+        elif has_own:
+            t_pre = self.teacher.data_preprocessor
+        else:
+            return
+        self.data_preprocessor = distill_preprocessor(
+            self.student.data_preprocessor, t_pre)
 
     def _build_losses(self, losses: dict, registry: Registry) -> None:
         hooks = {'student': set(), 'teacher': set()}
@@ -108,8 +126,16 @@ class BaseDistiller(BaseModel):
             self.loss_inputs[name] = inputs
         register_capture_hooks(self.student, sorted(hooks['student']),
                                self._captured, 'student')
-        self.teacher.register_capture(sorted(hooks['teacher']),
-                                      self._captured)
+        if hooks['teacher'] and self.teacher is None:
+            raise ValueError(
+                f'A teacher_cache holds the teacher\'s logits only, but '
+                f'distill_losses read its features '
+                f'{sorted("teacher." + m for m in hooks["teacher"])}: '
+                'feature losses need the online teacher. Remove '
+                'teacher_cache (or these losses).')
+        if self.teacher is not None:
+            self.teacher.register_capture(sorted(hooks['teacher']),
+                                          self._captured)
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor',
                 **kwargs):
@@ -137,5 +163,6 @@ class BaseDistiller(BaseModel):
     def _apply(self, fn, *args, **kwargs):
         # Keep the teacher on the student's device and dtype.
         super()._apply(fn, *args, **kwargs)
-        self.teacher.apply(fn)
+        if self.teacher is not None:
+            self.teacher.apply(fn)
         return self

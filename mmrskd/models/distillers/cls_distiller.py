@@ -44,6 +44,11 @@ class ClsDistiller(BaseDistiller):
             random teacher (smoke tests only); otherwise it is an error.
         teacher_precision: ``'fp32'``, ``'bf16'`` or ``'fp16'``: autocast
             dtype of the teacher's forward (outputs are cast to float32).
+        teacher_cache: ``dict(path=..., wrap=False)``: read the teacher's
+            logits from a cache written by ``tools/cache_teacher.py`` (exact
+            under the replayed augmentation) instead of running it; the
+            teacher is then never built. ``teacher_cfg`` / ``teacher_ckpt``,
+            when given, are checked against the cache's manifest.
         data_preprocessor: the student's data preprocessor (mmengine's
             Runner fills it from the config's top-level one).
     """
@@ -60,22 +65,27 @@ class ClsDistiller(BaseDistiller):
                  teacher_data_preprocessor: Optional[dict] = None,
                  allow_random_teacher: bool = False,
                  teacher_precision: str = 'fp32',
+                 teacher_cache: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student_model = build_student(student, data_preprocessor, MODELS)
         super().__init__(student_model, teacher, teacher_cfg, teacher_ckpt,
                          distill_losses, MODELS, count_classes(student_model),
                          teacher_data_preprocessor, allow_random_teacher,
-                         teacher_precision, init_cfg=init_cfg)
+                         teacher_precision, teacher_cache,
+                         init_cfg=init_cfg)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:
         student = self.student
         logits = student.head(student.extract_feat(inputs))
         losses = student.head._get_loss(logits, data_samples)
-        t_inputs = inputs if teacher_inputs is None else teacher_inputs
-        t_logits = self.teacher(lambda m, x: m.head(m.extract_feat(x)),
-                                t_inputs)
+        if self.teacher_cache is not None:
+            t_logits = self.teacher_cache.lookup(data_samples, logits.device)
+        else:
+            t_inputs = inputs if teacher_inputs is None else teacher_inputs
+            t_logits = self.teacher(lambda m, x: m.head(m.extract_feat(x)),
+                                    t_inputs)
         losses.update(self.compute_distill_losses({
             'student.logits': logits,
             'teacher.logits': t_logits,

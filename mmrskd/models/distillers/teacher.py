@@ -18,6 +18,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.registry import Registry
 
+from ...utils.random_state import preserved_random_state
 from ...utils.state_dict import (CheckpointReadError, checkpoint_state,
                                  model_weights, read_checkpoint,
                                  state_differences)
@@ -167,7 +168,11 @@ class Teacher:
                 '--cfg-options model.teacher_ckpt=work_dirs/<teacher>/'
                 f'epoch_N.pth; train it with `python tools/train.py {how}`).'
                 ' Only for smoke tests: model.allow_random_teacher=True.')
-        self.model: nn.Module = registry.build(model_cfg)
+        # Building draws random initial weights; keep the global generators
+        # where they were, so the student starts the same whether the teacher
+        # is built or its outputs come from a cache.
+        with preserved_random_state():
+            self.model: nn.Module = registry.build(model_cfg)
         n = count_classes(self.model)
         if num_classes is not None and n is not None and n != num_classes:
             raise ValueError(

@@ -1,0 +1,179 @@
+"""Build a teacher-output cache (``tools/cache_teacher.py``): run the teacher
+once over the training set under the replayed augmentation of every epoch.
+
+See :mod:`mmrskd.models.distillers.teacher_cache` for the format and
+:mod:`mmrskd.datasets.replay` for why the cached logits are exact.
+"""
+import copy
+import os
+import os.path as osp
+from typing import Callable, List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dist import barrier, get_dist_info
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader
+
+from ..datasets.replay import ReplayIndex, ReplayMixin, replay_key
+from ..models.distillers.teacher import (Teacher, config_model,
+                                         count_classes, teacher_model_cfg)
+from ..models.distillers.teacher_cache import (DTYPES, VERSION,
+                                               TeacherCacheError,
+                                               open_arrays, read_manifest,
+                                               teacher_fingerprint,
+                                               write_manifest)
+from .cli import is_distiller, models_registry
+
+
+def augment_seed(cfg: Config) -> int:
+    """The seed the training run's ``ReplaySampler`` replays with."""
+    sampler = cfg.train_dataloader.get('sampler') or {}
+    if sampler.get('type') != 'ReplaySampler':
+        raise TeacherCacheError(
+            'A teacher-output cache needs replayable augmentation: set '
+            "train_dataloader.sampler.type='ReplaySampler' (the scene "
+            f'configs do); this config uses {sampler.get("type")!r}.')
+    seed = sampler.get('augment_seed')
+    if seed is None:
+        seed = (cfg.get('randomness') or {}).get('seed')
+    if seed is None:
+        raise TeacherCacheError(
+            'A teacher-output cache needs a fixed seed: set randomness.seed '
+            '(or train_dataloader.sampler.augment_seed).')
+    return int(seed)
+
+
+def cache_teacher_parts(cfg: Config, precision: str = 'fp32'):
+    """The teacher (loaded from ``model.teacher_ckpt``), the preprocessor
+    it normalises with, and the fingerprint of both, as the distiller of
+    ``cfg`` would build them."""
+    model = config_model(cfg)
+    if not is_distiller(model):
+        raise TeacherCacheError(
+            'tools/cache_teacher.py takes a distiller config (with '
+            f'student, teacher_cfg and teacher_ckpt); got {model.type}.')
+    registry = models_registry(cfg)
+    t_cfg = teacher_model_cfg(model.get('teacher'), model.get('teacher_cfg'))
+    ckpt = model.get('teacher_ckpt')
+    if ckpt is None or not osp.isfile(ckpt):
+        raise TeacherCacheError(
+            f'model.teacher_ckpt "{ckpt}" does not exist: the cache is '
+            'computed from the trained teacher.')
+    # before building: builders fill in defaults inside the config dicts
+    hashes = teacher_fingerprint(copy.deepcopy(t_cfg), ckpt)
+    teacher = Teacher(t_cfg, ckpt, registry, None, model.get('teacher_cfg'),
+                      owner='cache_teacher', precision=precision)
+    if model.get('teacher_data_preprocessor') is not None:
+        pre = registry.build(model.teacher_data_preprocessor)
+    elif model.get('teacher_cfg') or t_cfg.get('data_preprocessor'):
+        pre = teacher.data_preprocessor
+    else:  # as the distiller: the student's (the config's) preprocessor
+        pre = registry.build(model.student.get('data_preprocessor') or
+                             model.get('data_preprocessor'))
+    return teacher, pre, hashes
+
+
+def _manifest(cfg, dataset, teacher, hashes, epochs, dtype) -> dict:
+    classes = count_classes(teacher.model)
+    if classes is None:
+        raise TeacherCacheError('Cannot tell the teacher\'s class count.')
+    return dict(version=VERSION, epochs=int(epochs),
+                num_samples=len(dataset), num_classes=classes, dtype=dtype,
+                seed=augment_seed(cfg), replay_key=replay_key(dataset),
+                hashes=hashes)
+
+
+def _open_or_create(out: str, manifest: dict, rank: int):
+    """Resume a cache with the same manifest, create a new one, or refuse
+    to overwrite another."""
+    if osp.isfile(osp.join(out, 'manifest.json')):
+        old = read_manifest(out)
+        if old != manifest:
+            differ = sorted(k for k in manifest
+                            if old.get(k) != manifest[k])
+            raise TeacherCacheError(
+                f'"{out}" holds a teacher cache of another run (differs in '
+                f'{differ}). Pass another --out or delete it.')
+    elif rank == 0:
+        os.makedirs(out, exist_ok=True)
+        open_arrays(out, manifest, 'w+')
+        write_manifest(out, manifest)
+    barrier()
+    return open_arrays(out, manifest, 'r+')
+
+
+def _todo(done: np.ndarray, seed: int, rank: int, world: int
+          ) -> List[ReplayIndex]:
+    """This rank's share of the rows not written yet, epoch by epoch."""
+    return [ReplayIndex(i, seed, e) for e in range(done.shape[0])
+            for i in np.flatnonzero(~done[e]).tolist() if i % world == rank]
+
+
+def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
+                        dtype: str = 'fp16', batch_size: Optional[int] = None,
+                        num_workers: Optional[int] = None,
+                        precision: str = 'fp32',
+                        log: Callable[[str], None] = print) -> dict:
+    """Write (or finish) the cache of ``cfg``'s teacher under ``out`` and
+    return its manifest. Each rank of a torchrun launch takes every
+    ``world_size``-th sample."""
+    if dtype not in DTYPES:
+        raise ValueError(f'dtype must be one of {list(DTYPES)}, got {dtype}')
+    init_default_scope(cfg.default_scope)
+    from mmengine.registry import DATASETS
+    loader_cfg = cfg.train_dataloader
+    dataset = DATASETS.build(loader_cfg.dataset)
+    if not isinstance(innermost_dataset_obj(dataset), ReplayMixin):
+        raise TeacherCacheError(
+            f'{type(dataset).__name__} does not replay its augmentation; '
+            'use an mmrskd scene dataset.')
+    teacher, pre, hashes = cache_teacher_parts(cfg, precision)
+    manifest = _manifest(cfg, dataset, teacher, hashes,
+                         epochs or cfg.train_cfg.max_epochs, dtype)
+    rank, world = get_dist_info()
+    logits, done = _open_or_create(out, manifest, rank)
+    todo = _todo(done, manifest['seed'], rank, world)
+    log(f'teacher cache {out}: {manifest["epochs"]} epochs x '
+        f'{manifest["num_samples"]} samples, {len(todo)} rows to compute on '
+        f'rank {rank}/{world}')
+    _fill(todo, dataset, teacher, pre, logits, done,
+          batch_size or loader_cfg.batch_size,
+          loader_cfg.get('num_workers', 0) if num_workers is None
+          else num_workers)
+    barrier()
+    return manifest
+
+
+def innermost_dataset_obj(dataset):
+    """The dataset inside mmengine's dataset wrappers."""
+    while hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _fill(todo, dataset, teacher, pre, logits, done, batch_size,
+          num_workers) -> None:
+    """Run the teacher over ``todo`` and write its rows, flushing every
+    batch so that a killed build loses at most one batch."""
+    from mmengine.dataset import default_collate
+    if not todo:
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=todo,
+                        num_workers=num_workers, collate_fn=default_collate)
+    bar = ProgressBar(len(todo))
+    for batch in loader:
+        with torch.no_grad():
+            inputs = pre(batch, False)['inputs']
+            out = teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
+        samples = batch['data_samples']
+        epoch = np.array([s.replay_epoch for s in samples])
+        index = np.array([int(s.sample_idx) for s in samples])
+        logits[epoch, index] = out.float().numpy().astype(logits.dtype)
+        logits.flush()
+        done[epoch, index] = True
+        done.flush()
+        for _ in samples:
+            bar.update()

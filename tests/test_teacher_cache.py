@@ -1,0 +1,172 @@
+"""The teacher-output cache is exact: a cached KD run has the online run's
+loss at every iteration and its weights after the epoch; a cache that does
+not fit the run is refused."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+import mmrskd  # noqa: F401
+from mmrskd.models.distillers.teacher_cache import TeacherCacheError
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'cache_teacher_tool', osp.join(ROOT, 'tools', 'cache_teacher.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/resnet34_demo.py'))
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, path)
+    return str(path)
+
+
+def _cfg_file(tmp_path, demo_scenes, teacher_ckpt, config='kd_r34_r18_demo',
+              **extra):
+    """The demo config on the generated scenes, 1 epoch, no validation,
+    written to a file (as a user's config would be)."""
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{config}.py'))
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[split].dataset.data_root = demo_scenes
+        cfg[split].num_workers = 0
+    cfg.train_dataloader.batch_size = 8
+    cfg.merge_from_dict({'train_cfg.max_epochs': 1, 'param_scheduler.T_max': 1,
+                         'model.teacher_ckpt': teacher_ckpt,
+                         'default_hooks.logger.interval': 1, **extra})
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    path = tmp_path / f'{config}.py'
+    cfg.dump(str(path))
+    return str(path)
+
+
+class _Losses(Hook):
+    def __init__(self):
+        self.values = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.values.append({k: v.item() for k, v in outputs.items()})
+
+
+def _train(cfg_file, work_dir, **options):
+    cfg = Config.fromfile(cfg_file)
+    cfg.merge_from_dict(options)
+    cfg.work_dir = str(work_dir)
+    runner = Runner.from_cfg(cfg)
+    spy = _Losses()
+    runner.register_hook(spy, priority='LOWEST')
+    runner.train()
+    return spy.values, runner.model.state_dict()
+
+
+# fp32 storage is bit-exact; fp16 measured: loss_kd within 5e-5 relative,
+# weights within 3.5e-6 (relative norm) after one epoch.
+@pytest.mark.parametrize('dtype,rtol', [('fp32', 0.0), ('fp16', 1e-4)])
+def test_cached_run_matches_the_online_run(demo_scenes, teacher_ckpt,
+                                           tmp_path, dtype, rtol):
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = tmp_path / 'cache'
+    manifest = _tool().main([cfg, '--out', str(cache), '--dtype', dtype,
+                             '--num-workers', '0'])
+    assert manifest['epochs'] == 1 and manifest['dtype'] == dtype
+    online, w_online = _train(cfg, tmp_path / 'online')
+    cached, w_cached = _train(cfg, tmp_path / 'cached', **{
+        'model.teacher_cache': dict(path=str(cache))})
+    assert len(online) == len(cached) > 1
+    for a, b in zip(online, cached):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert b[k] == pytest.approx(a[k], rel=rtol, abs=0), (k, a, b)
+    # relative difference of all weights together (tensors near 0, e.g.
+    # BN biases after one epoch, make per-tensor ratios meaningless)
+    diff = sum(((v.float() - w_cached[k].float())**2).sum()
+               for k, v in w_online.items() if v.is_floating_point())
+    norm = sum((v.float()**2).sum() for v in w_online.values()
+               if v.is_floating_point())
+    worst = (diff / norm).sqrt().item()
+    print(f'{dtype}: relative weight difference after one epoch '
+          f'{worst:.2e}; loss_kd online/cached '
+          f'{[(a["loss_kd"], b["loss_kd"]) for a, b in zip(online, cached)]}')
+    assert worst <= rtol
+
+
+def test_mismatched_cache_is_refused(demo_scenes, teacher_ckpt, tmp_path):
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = str(tmp_path / 'cache')
+    _tool().main([cfg, '--out', cache, '--epochs', '1', '--num-workers',
+                  '0'])
+    init_default_scope('mmpretrain')
+    # another teacher checkpoint
+    other = tmp_path / 'other.pth'
+    state = torch.load(teacher_ckpt, weights_only=True)
+    state['state_dict']['head.fc.bias'] += 1
+    torch.save(state, other)
+    with pytest.raises(TeacherCacheError, match='built from another '
+                       'teacher_ckpt than this run'):
+        _train(cfg, tmp_path / 'w1', **{
+            'model.teacher_cache': dict(path=cache),
+            'model.teacher_ckpt': str(other)})
+    # another augmentation seed
+    with pytest.raises(TeacherCacheError, match='other augmentation seed'):
+        _train(cfg, tmp_path / 'w2', **{
+            'model.teacher_cache': dict(path=cache), 'randomness.seed': 1})
+    # more epochs than cached, unless wrap
+    with pytest.raises(TeacherCacheError, match='Epoch 2 is past the 1 '
+                       'epochs'):
+        _train(cfg, tmp_path / 'w3', **{
+            'model.teacher_cache': dict(path=cache),
+            'train_cfg.max_epochs': 2})
+    _train(cfg, tmp_path / 'w4', **{
+        'model.teacher_cache': dict(path=cache, wrap=True),
+        'train_cfg.max_epochs': 2})
+    # a feature loss needs the online teacher
+    with pytest.raises(ValueError, match='feature losses need the online '
+                       'teacher'):
+        _train(cfg, tmp_path / 'w5', **{
+            'model.teacher_cache': dict(path=cache),
+            'model.distill_losses.loss_f': dict(
+                type='KDLoss', inputs=['student.head.fc',
+                                       'teacher.head.fc', 'labels'])})
+
+
+def test_killed_build_resumes_and_incomplete_cache_is_refused(
+        demo_scenes, teacher_ckpt, tmp_path):
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = tmp_path / 'cache'
+    tool = _tool()
+    full = tool.main([cfg, '--out', str(cache), '--epochs', '2',
+                      '--num-workers', '0', '--dtype', 'fp32'])
+    logits = np.load(cache / 'logits.npy').copy()
+    done = np.load(cache / 'done.npy', mmap_mode='r+')
+    done[1, ::2] = False  # as if killed during epoch 2
+    done.flush()
+    del done
+    with pytest.raises(TeacherCacheError, match='is incomplete'):
+        _train(cfg, tmp_path / 'w', **{
+            'model.teacher_cache': dict(path=str(cache))})
+    again = tool.main([cfg, '--out', str(cache), '--epochs', '2',
+                       '--num-workers', '0', '--dtype', 'fp32'])
+    assert again == full
+    assert np.load(cache / 'done.npy').all()
+    assert np.allclose(np.load(cache / 'logits.npy'), logits, atol=1e-5)
+    with pytest.raises(TeacherCacheError, match='holds a teacher cache of '
+                       'another run'):
+        tool.main([cfg, '--out', str(cache), '--epochs', '3',
+                   '--num-workers', '0', '--dtype', 'fp32'])
