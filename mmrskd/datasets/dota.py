@@ -7,6 +7,7 @@ from typing import List
 from mmdet.registry import DATASETS
 from mmengine.logging import MMLogger
 
+from ..utils.path_hint import stripped_spaces_hint
 from .dota_labels import DOTA_V1_CLASSES, DOTA_V15_CLASSES, parse_dota_file
 from .rs_det_base import RSDetDataset, clip_box, find_image, image_size
 
@@ -50,7 +51,8 @@ class DOTADataset(RSDetDataset):
         if not osp.isdir(ann_dir):
             raise FileNotFoundError(
                 f'DOTA annotation folder "{ann_dir}" does not exist (expected '
-                'data_root/labelTxt/ with one .txt per image).')
+                'data_root/labelTxt/ with one .txt per image).' +
+                stripped_spaces_hint(ann_dir))
         classes = self.metainfo['classes']
         cat = {c: i for i, c in enumerate(classes)}
         data_list, degenerate = [], 0

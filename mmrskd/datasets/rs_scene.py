@@ -63,6 +63,9 @@ class RSSceneDataset(ReplayMixin, BaseDataset):
     """
 
     METAINFO: dict = {}
+    #: sub-folder of each class folder that holds the images when the class
+    #: folder has none of its own (RSOD: ``JPEGImages``).
+    IMAGE_SUBDIR: Optional[str] = None
     #: normalised folder name -> class name, for folders that do not carry
     #: the class name itself.
     FOLDER_ALIASES: Dict[str, str] = {}
@@ -119,7 +122,8 @@ class RSSceneDataset(ReplayMixin, BaseDataset):
 
     def _class_folders(self) -> Dict[str, List[str]]:
         """Class name -> sorted image names, with every layout check."""
-        folders = list_class_folders(self.data_root, self.extensions)
+        folders = list_class_folders(self.data_root, self.extensions,
+                                     self.IMAGE_SUBDIR)
         if not folders:
             raise FileNotFoundError(
                 f'No class folders under "{self.data_root}". Expected '
@@ -312,6 +316,10 @@ class DOTACls(RSSceneDataset):
 
 @DATASETS.register_module()
 class RSOD(RSSceneDataset):
-    """RSOD scenes (Long et al., TGRS 2017) used as a 4-class scene set."""
+    """RSOD scenes (Long et al., TGRS 2017) used as a 4-class scene set.
+
+    As it ships, ``<class>/JPEGImages/*.jpg`` (next to ``Annotation/``);
+    images directly in ``<class>/`` are read too."""
+    IMAGE_SUBDIR = 'JPEGImages'
     METAINFO = dict(classes=('aircraft', 'oiltank', 'overpass',
                              'playground'))

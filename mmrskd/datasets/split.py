@@ -32,13 +32,23 @@ def normalize_class_name(name: str) -> str:
     return re.sub(r'[\s_\-]+', '', name).lower()
 
 
+def _images(folder: str, exts: Sequence[str]) -> List[str]:
+    return sorted(f for f in os.listdir(folder)
+                  if f.lower().endswith(exts) and not f.startswith('.')
+                  and osp.isfile(osp.join(folder, f)))
+
+
 def list_class_folders(data_root: str,
-                       extensions: Sequence[str] = IMG_EXTENSIONS
+                       extensions: Sequence[str] = IMG_EXTENSIONS,
+                       image_subdir: Optional[str] = None
                        ) -> Dict[str, List[str]]:
-    """Map every sub-folder of ``data_root`` to its sorted image file names.
+    """Map every sub-folder of ``data_root`` to its sorted image file names
+    (relative to the class folder).
 
     Hidden folders are ignored. Folders are returned even when they hold no
-    image, so callers can report them as empty.
+    image, so callers can report them as empty. With ``image_subdir`` (RSOD
+    ships ``<class>/JPEGImages/*.jpg`` next to ``<class>/Annotation/``) a
+    class folder without images of its own is read from that sub-folder.
     """
     if not osp.isdir(data_root):
         raise FileNotFoundError(
@@ -52,10 +62,11 @@ def list_class_folders(data_root: str,
         path = osp.join(data_root, entry)
         if entry.startswith('.') or not osp.isdir(path):
             continue
-        folders[entry] = sorted(
-            f for f in os.listdir(path)
-            if f.lower().endswith(exts) and not f.startswith('.')
-            and osp.isfile(osp.join(path, f)))
+        names = _images(path, exts)
+        sub = osp.join(path, image_subdir) if image_subdir else None
+        if not names and sub and osp.isdir(sub):
+            names = [osp.join(image_subdir, f) for f in _images(sub, exts)]
+        folders[entry] = names
     return folders
 
 

@@ -17,8 +17,8 @@ for the whole run (it treats the run as one big epoch) and publishes no
 dataloader length: from those keys alone it looks exactly like a one-epoch
 ``EpochBasedTrainLoop``, and its epochs (passes over the training data)
 cannot be counted. :func:`train_loop_info` therefore finds the loop whose
-iteration is running once per run, as the caller of the model's
-``train_step`` (``run_iter`` of mmengine's train loops), and keeps its kind
+iteration is running once per run, as the loop on the call stack of the
+model's ``train_step`` (``run_iter`` of mmengine's train loops), and keeps its kind
 and epoch length in the hub under :data:`TRAIN_LOOP_KEY`; with it
 :func:`training_epoch` counts epochs in both loop kinds.
 """
@@ -28,7 +28,8 @@ from typing import NamedTuple, Optional
 
 from mmengine.dataset import InfiniteSampler
 from mmengine.logging import MessageHub
-from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+from mmengine.runner import (BaseLoop, EpochBasedTrainLoop,
+                             IterBasedTrainLoop)
 
 #: message-hub key under which :func:`train_loop_info` keeps the running
 #: loop's :class:`TrainLoopInfo`.
@@ -106,20 +107,23 @@ def describe_train_loop(loop) -> Optional[TrainLoopInfo]:
                          iters_per_epoch(loop.dataloader))
 
 
-def _running_train_loop():
-    """The train loop whose ``run_iter`` is on the call stack, or None.
-
-    mmengine's train loops call the model's ``train_step`` from
-    ``run_iter(self, ...)``; only frames of that name are inspected.
-    """
+def _loops_on_stack():
+    """Every mmengine loop (``BaseLoop``) whose method is on the call stack,
+    innermost first: the model's ``train_step`` is called from inside the
+    running train loop (mmengine's from ``run_iter``)."""
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name == 'run_iter':
-            loop = frame.f_locals.get('self')
-            if isinstance(loop, (EpochBasedTrainLoop, IterBasedTrainLoop)):
-                return loop
+        owner = frame.f_locals.get('self')
+        if isinstance(owner, BaseLoop):
+            yield owner
         frame = frame.f_back
-    return None
+
+
+def _running_train_loop():
+    """The mmengine train loop (epoch- or iteration-based) running the
+    current iteration, or None."""
+    return next((loop for loop in _loops_on_stack() if isinstance(
+        loop, (EpochBasedTrainLoop, IterBasedTrainLoop))), None)
 
 
 def train_loop_info() -> Optional[TrainLoopInfo]:
@@ -150,7 +154,11 @@ def epochs_countable() -> bool:
     if not in_training() or _hub_info('max_epochs') != 1:
         return True
     info = train_loop_info()
-    return info is not None and (info.by_epoch or bool(info.iters_per_epoch))
+    if info is None:
+        # no loop on the stack at all: a call outside training (the hub may
+        # still say 'train' after a run that raised)
+        return next(_loops_on_stack(), None) is None
+    return info.by_epoch or bool(info.iters_per_epoch)
 
 
 def training_epoch() -> Optional[int]:

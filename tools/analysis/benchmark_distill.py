@@ -27,13 +27,15 @@ weights), so no checkpoint is needed.
 import argparse
 import json
 import multiprocessing as mp
+import os
 import os.path as osp
 import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -48,15 +50,21 @@ from mmrskd.apis import cli  # noqa: E402
 from mmrskd.models.distillers.base_distiller import build_student  # noqa: E402,E501
 from mmrskd.models.distillers.teacher import (  # noqa: E402
     config_model, count_classes)
+from mmrskd.models.distillers.teacher_cache import (  # noqa: E402
+    VERSION as CACHE_VERSION, open_arrays, write_manifest)
 from mmrskd.testing import cls_batch, det_batch  # noqa: E402
 
 STEPS = ('student', 'teacher', 'distill')
 
 
 def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
-                student_only: bool = False) -> Dict[str, Callable[[], None]]:
+                student_only: bool = False, cache_dir: Optional[str] = None
+                ) -> Dict[str, Callable[[], None]]:
     """The three timed callables of one distiller config, on one batch
-    (only the student's, built without any teacher, if ``student_only``)."""
+    (only the student's, built without any teacher, if ``student_only``);
+    with ``cache_dir`` also ``teacher_bf16`` (the teacher's forward under
+    bf16 autocast) and ``cached`` (the train step of the same distiller
+    reading the teacher's logits from a teacher-output cache)."""
     cfg = cli.load_config(config, cfg_options)
     if not cli.is_distiller(cfg.model):
         raise ValueError(f'{config}: model.type is {cfg.model.type}, not a '
@@ -88,7 +96,47 @@ def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
     steps['teacher'] = lambda: distiller.teacher(
         lambda m, x: m(x, mode='tensor'), t_inputs)
     steps['distill'] = lambda: distiller.train_step(data, d_optim)
+    if cache_dir is not None:
+        steps.update(cached_steps(cfg, distiller, data, cache_dir, t_inputs))
     return steps
+
+
+def cached_steps(cfg, distiller, data, cache_dir: str,
+                 t_inputs) -> Dict[str, Callable[[], None]]:
+    """``teacher_bf16`` and ``cached`` steps for :func:`build_steps`. The
+    cache holds random logits of the batch's shape: reading them costs the
+    same as reading real ones."""
+    n = len(data['data_samples'])
+    classes = count_classes(distiller.student)
+    manifest = dict(version=CACHE_VERSION, epochs=1, num_samples=n,
+                    num_classes=classes, dtype='fp16', seed=0,
+                    replay_key='benchmark', hashes={})
+    path = osp.join(cache_dir, osp.splitext(osp.basename(cfg.filename))[0])
+    os.makedirs(path, exist_ok=True)
+    logits, done = open_arrays(path, manifest, 'w+')
+    logits[:] = torch.randn(logits.shape).numpy()
+    done[:] = True
+    logits.flush()
+    done.flush()
+    write_manifest(path, manifest)
+    for i, sample in enumerate(data['data_samples']):
+        sample.set_metainfo(dict(sample_idx=i, replay_epoch=0, replay_seed=0,
+                                 replay_key='benchmark'))
+    model_cfg = config_model(cfg)
+    model_cfg.teacher_ckpt = None
+    model_cfg.teacher_cache = dict(path=path)
+    cached = cli.models_registry(cfg).build(model_cfg).train()
+    c_optim = build_optim_wrapper(cached, cfg.optim_wrapper)
+
+    def teacher_bf16():
+        distiller.teacher.precision = 'bf16'
+        try:
+            distiller.teacher(lambda m, x: m(x, mode='tensor'), t_inputs)
+        finally:
+            distiller.teacher.precision = 'fp32'
+
+    return {'teacher_bf16': teacher_bf16,
+            'cached': lambda: cached.train_step(data, c_optim)}
 
 
 def time_steps(steps: Dict, iters: int, warmup: int) -> Dict:
@@ -158,6 +206,9 @@ def parse_args(argv=None):
     parser.add_argument('--memory', action='store_true',
                         help='also measure peak RSS of student-only and '
                         'distillation runs, each in a fresh process')
+    parser.add_argument('--teacher-cache', action='store_true',
+                        help='also time the bf16 teacher forward and the '
+                        'distillation step reading a teacher-output cache')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in every config')
@@ -171,20 +222,29 @@ def main(argv=None) -> dict:
         args.configs.append(baseline)
     torch.set_num_threads(args.threads)
     steps = {}
+    tmp = tempfile.TemporaryDirectory(prefix='mmrskd_bench_')
+    cache_dir = tmp.name if args.teacher_cache else None
     for config in args.configs:
         torch.manual_seed(0)
         for kind, fn in build_steps(config, args.batch_size, args.size,
-                                    args.cfg_options).items():
+                                    args.cfg_options,
+                                    cache_dir=cache_dir).items():
             steps[(config, kind)] = fn
     # every step of every config in one rotation: the "vs" column compares
     # runs measured side by side, not minutes apart
     times = time_steps(steps, args.iters, args.warmup)
+    tmp.cleanup()
     rows = []
     for config in args.configs:
         row = dict(config=config,
                    **{f'{k}_s': times[(config, k)] for k in STEPS})
         row['limit_s'] = row['student_s'] + row['teacher_s']
         row['ratio'] = row['distill_s'] / row['limit_s']
+        if args.teacher_cache:
+            for k in ('cached', 'teacher_bf16'):
+                row[f'{k}_s'] = times[(config, k)]
+            row['cached_ratio'] = row['cached_s'] / row['student_s']
+            row['bf16_speedup'] = row['teacher_s'] / row['teacher_bf16_s']
         if args.memory:
             for step in ('student', 'distill'):
                 row[f'{step}_peak_rss_mb'] = peak_rss_mb(
@@ -227,6 +287,16 @@ def print_table(result: dict) -> None:
             line += (f' {r["student_peak_rss_mb"]:6.0f}/'
                      f'{r["distill_peak_rss_mb"]:<7.0f}')
         print(line)
+    if 'cached_ratio' not in result['rows'][0]:
+        return
+    print(f'{"config":40s} {"cached":>8s} {"cached/student":>15s} '
+          f'{"teacher bf16":>13s} {"bf16 speed-up":>14s}')
+    for r in result['rows']:
+        print(f'{osp.basename(r["config"])[:40]:40s} '
+              f'{r["cached_s"] * 1e3:8.1f} {r["cached_ratio"]:15.3f} '
+              f'{r["teacher_bf16_s"] * 1e3:13.1f} {r["bf16_speedup"]:14.2f}')
+    worst = max(r['cached_ratio'] for r in result['rows'])
+    print(f'cached/student ratio: {worst:.3f}')
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@ weight each positive's regression loss.
 With ISD and TSA off, :func:`anchor_head_losses` returns exactly the
 head's own ``loss_cls``/``loss_bbox`` (tested).
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F

@@ -9,7 +9,7 @@ weights are never in ``state_dict()``/checkpoints, never in the optimizer,
 and never in DDP's gradient bookkeeping.
 """
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import torch
 import torch.nn as nn

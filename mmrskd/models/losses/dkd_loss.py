@@ -4,7 +4,6 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
