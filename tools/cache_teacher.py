@@ -6,7 +6,9 @@ replayed augmentation of every epoch, and store its logits.
         --out work_dirs/cache/rsscn7_r34_s0
     python tools/train.py configs/kd_r34_r18w8_rsscn7_cpu.py \\
         --cfg-options model.teacher_cache.path=work_dirs/cache/rsscn7_r34_s0
-    tools/dist_cache_teacher.sh CONFIG N   # or torchrun ... --launcher pytorch
+    # N processes (each takes every N-th sample):
+    python -m torch.distributed.run --nproc_per_node=N tools/cache_teacher.py \
+        CONFIG --launcher pytorch
 
 The training run then reads the teacher's logits of each (epoch, sample)
 instead of running the teacher; they are exactly what the online teacher
@@ -69,10 +71,14 @@ def main(argv=None):
     out = args.out or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0],
         'teacher_cache')
+    from mmengine.dist import get_dist_info
+    rank = get_dist_info()[0]
     with cli.distributed_run():
         manifest = build_teacher_cache(
             cfg, out, args.epochs, args.dtype, args.batch_size,
             args.num_workers, args.teacher_precision)
+    if rank != 0:
+        return manifest
     print(f'\nteacher cache: {out} ({manifest["epochs"]} epochs x '
           f'{manifest["num_samples"]} samples x {manifest["num_classes"]} '
           f'classes, {manifest["dtype"]}). Train with --cfg-options '
