@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
 from ..datasets.replay import ReplayIndex, ReplayMixin, replay_key
+from ..datasets.wrappers import unwrap_dataset
 from ..models.distillers.teacher import (Teacher, config_model,
                                          count_classes, teacher_model_cfg)
 from ..models.distillers.teacher_cache import (DTYPES, VERSION,
@@ -126,7 +127,7 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
     from mmengine.registry import DATASETS
     loader_cfg = cfg.train_dataloader
     dataset = DATASETS.build(loader_cfg.dataset)
-    if not isinstance(innermost_dataset_obj(dataset), ReplayMixin):
+    if not isinstance(unwrap_dataset(dataset), ReplayMixin):
         raise TeacherCacheError(
             f'{type(dataset).__name__} does not replay its augmentation; '
             'use an mmrskd scene dataset.')
@@ -145,13 +146,6 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
           else num_workers)
     barrier()
     return manifest
-
-
-def innermost_dataset_obj(dataset):
-    """The dataset inside mmengine's dataset wrappers."""
-    while hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return dataset
 
 
 def _fill(todo, dataset, teacher, pre, logits, done, batch_size,

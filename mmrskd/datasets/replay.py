@@ -10,7 +10,7 @@ not reproducible. Here the sampler hands every index to the dataset together
 with the run's seed and the epoch (:class:`ReplayIndex`, still an ``int`` for
 everything else), and the dataset runs the pipeline of that sample with the
 three generators seeded from (seed, epoch, index) and restores them
-afterwards (:func:`replayed_random_state`). The augmented image of
+afterwards (``mmrskd.utils.random_state``). The augmented image of
 (epoch, index) is then the same for any worker count, batch size, process
 count and resume point, which is what makes a teacher-output cache exact and
 ``--resume`` bit-identical with persistent workers.
@@ -51,13 +51,6 @@ def replay_seed(seed: int, epoch: int, index: int) -> int:
     platform)."""
     return int(np.random.SeedSequence(
         [seed & 0xFFFFFFFF, epoch, index]).generate_state(1)[0])
-
-
-def replayed_random_state(seed: int):
-    """Seed ``random``, ``numpy.random`` and torch's CPU generator with
-    ``seed`` inside the block and give them back their previous state
-    afterwards, so whatever else the process draws is untouched."""
-    return preserved_random_state(seed)
 
 
 @DATA_SAMPLERS.register_module()
@@ -101,18 +94,18 @@ def replay_key(dataset) -> str:
 
 class ReplayMixin:
     """For mmengine ``BaseDataset`` subclasses: a :class:`ReplayIndex` runs
-    the pipeline under :func:`replayed_random_state` and the packed data
-    sample records ``replay_epoch``, ``replay_seed`` and the dataset's
-    :func:`replay_key` (``sample_idx`` is already there). Plain ``int``
-    indices behave as before."""
+    the pipeline with the generators seeded by :func:`replay_seed` (and
+    restored afterwards); the packed data sample records ``replay_epoch``,
+    ``replay_seed`` and the dataset's :func:`replay_key` (``sample_idx`` is
+    already there). Plain ``int`` indices behave as before."""
 
     _replay_key = None
 
     def prepare_data(self, idx):
         if not isinstance(idx, ReplayIndex):
             return super().prepare_data(idx)
-        with replayed_random_state(replay_seed(idx.seed, idx.epoch,
-                                               int(idx))):
+        seed = replay_seed(idx.seed, idx.epoch, int(idx))
+        with preserved_random_state(seed):
             data = super().prepare_data(int(idx))
         sample = data.get('data_samples') if isinstance(data, dict) else None
         if sample is not None and hasattr(sample, 'set_metainfo'):

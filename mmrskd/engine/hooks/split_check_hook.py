@@ -2,15 +2,10 @@
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from ...datasets.wrappers import unwrap_dataset
+
 #: the dataset arguments that decide which images form each split.
 SPLIT_ARGS = ('data_root', 'train_ratio', 'split_seed', 'val_ratio')
-
-
-def _unwrap(dataset):
-    """The dataset inside wrappers (RepeatDataset, ClassBalancedDataset)."""
-    while hasattr(dataset, 'dataset'):
-        dataset = dataset.dataset
-    return dataset
 
 
 @HOOKS.register_module()
@@ -35,10 +30,10 @@ class SplitCheckHook(Hook):
         val_loader = getattr(loop, 'dataloader', None)
         if val_loader is None or isinstance(val_loader, dict):
             return
-        val = _unwrap(val_loader.dataset)
+        val = unwrap_dataset(val_loader.dataset)
         if getattr(val, 'split', None) != 'val':
             return
-        train = _unwrap(runner.train_dataloader.dataset)
+        train = unwrap_dataset(runner.train_dataloader.dataset)
         if getattr(train, 'ann_file', '') or getattr(val, 'ann_file', ''):
             return  # split files (make_split.py) are disjoint by design
         differ = {a: (getattr(train, a, None), getattr(val, a, None))

@@ -3,7 +3,8 @@ global distillation on valuable regions (GD), dynamic instance selection
 (ISD) and a training-status-aware regression loss (TSA).
 
 The paper gives no closed forms; the functions below are mmrskd's reading
-of its text (docs/methods.md, "Dynamic knowledge distillation for detectors"). Each is pure torch.
+of its text (docs/methods.md, "Dynamic knowledge distillation for
+detectors"). Each is pure torch.
 """
 from typing import List, Sequence, Tuple
 
