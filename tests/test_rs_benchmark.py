@@ -34,7 +34,8 @@ def _run(tmp_path, demo_scenes, seeds, **kw):
 
 def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
                                                        demo_scenes):
-    results = _run(tmp_path, demo_scenes, [0, 1])
+    # through the teacher cache (--teacher-cache): built once, read by KD
+    results = _run(tmp_path, demo_scenes, [0, 1], augment_seed=3)
     assert {k: sorted(r['seed'] for r in v) for k, v in results.items()} == \
         {'teacher': [0], 'alone': [0, 1], 'kd': [0, 1]}
     runs = tmp_path / 'runs'
@@ -46,6 +47,16 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     assert str(runs / 'teacher_s0' / 'epoch_1.pth') in log
     assert 'temperature=2.0' in log
     assert "seed=1" in (runs / 'kd_s1' / 'run.log').read_text()
+    cache = runs / 'teacher_cache'
+    manifest = json.loads((cache / 'manifest.json').read_text())
+    assert manifest['seed'] == 3 and manifest['epochs'] == 1
+    assert f"'{cache}'" in log.split('teacher_cache=dict(')[1][:300]
+    assert 'augment_seed=3' in log
+    assert 'augment_seed=3' in (runs / 'alone_s1' / 'run.log').read_text()
+    assert kd0['extra'] == ['train_dataloader.sampler.augment_seed=3',
+                            f'model.teacher_cache.path={cache}']
+    alone0 = json.loads((runs / 'alone_s0' / 'result.json').read_text())
+    assert alone0['extra'] == ['train_dataloader.sampler.augment_seed=3']
 
     report = (tmp_path / 'bench.md').read_text()
     row = next(line for line in report.splitlines()
@@ -60,6 +71,7 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     assert f'| {m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}] | - |' in row
     assert f'| {kd[0]:.2f}, {kd[1]:.2f} |' in row
     assert '`configs/kd_r34_r18_demo.py`' in report
+    assert 'from one cache' in report and 'augmentation seed 3' in report
 
 
 def test_run_resumes_an_interrupted_run_and_skips_a_finished_one(

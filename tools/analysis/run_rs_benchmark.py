@@ -28,6 +28,14 @@ in the background. Several copies may share one work dir to use several
 cores (``OMP_NUM_THREADS=1``, one copy per core): each run is locked while
 it trains and the other copies skip it; the report holds every finished run
 in the work dir.
+
+``--teacher-cache`` (the way to run many seeds): the teacher's logits are
+computed once (``tools/cache_teacher.py`` with the first distiller's config,
+under ``<work dir>/teacher_cache``) and every distiller reads them instead
+of running the teacher. All runs, the student alone included, then share
+the augmentation seed ``--augment-seed`` (default 0): seeds differ in
+initialisation and sample order, and each seed's runs see the same
+augmented images, so the per-seed differences are paired on those too.
 """
 import argparse
 import contextlib
@@ -92,22 +100,63 @@ def _last_checkpoint(work_dir: str) -> Optional[str]:
         if ckpts else None
 
 
+def data_options(data_root: str) -> List[str]:
+    return [f'{split}_dataloader.dataset.data_root={data_root}'
+            for split in ('train', 'val', 'test')]
+
+
+def cache_options(cache: Optional[dict], distiller: bool) -> List[str]:
+    """The ``--cfg-options`` of a run that shares ``cache`` (``dict(path,
+    augment_seed)``; None: no cache): the augmentation seed for every run,
+    the cache path for distillers."""
+    if cache is None:
+        return []
+    out = [f'train_dataloader.sampler.augment_seed={cache["augment_seed"]}']
+    if distiller:
+        out.append(f'model.teacher_cache.path={cache["path"]}')
+    return out
+
+
+def build_cache(protocol: dict, work_dir: str, data_root: str, python: str,
+                teacher_ckpt: str, augment_seed: int) -> dict:
+    """Build (or finish: the builder resumes) the protocol's teacher-output
+    cache under ``work_dir/teacher_cache`` with the first distiller's
+    config; return the ``cache`` of :func:`cache_options`."""
+    path = osp.join(work_dir, 'teacher_cache')
+    config = next(s['config'] for s in protocol['students']
+                  if s['key'] != 'alone')
+    cmd = [python, 'tools/cache_teacher.py', config, '--out', path,
+           '--epochs', str(protocol['epochs']), '--cfg-options',
+           f'model.teacher_ckpt={teacher_ckpt}',
+           f'train_dataloader.sampler.augment_seed={augment_seed}',
+           *data_options(data_root)]
+    log(f'teacher cache: {path}')
+    with open(osp.join(work_dir, 'teacher_cache.log'), 'a') as out:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError('building the teacher cache failed; see '
+                           f'{osp.join(work_dir, "teacher_cache.log")}. Run '
+                           'the script again to resume it.')
+    return dict(path=path, augment_seed=augment_seed)
+
+
 def run_one(run: dict, seed: int, work_dir: str, epochs: int,
             data_root: str, python: str, teacher_ckpt: Optional[str],
-            trained: Optional[str] = None) -> Dict:
+            trained: Optional[str] = None,
+            extra: Optional[List[str]] = None) -> Dict:
     """Train (or resume) one run, test its final checkpoint, and write
     ``result.json``; return the result. ``trained``: an existing checkpoint
-    of this run's config and seed to test instead of training."""
+    of this run's config and seed to test instead of training; ``extra``:
+    more ``--cfg-options`` (the teacher cache's)."""
     result_file = osp.join(work_dir, 'result.json')
     if osp.isfile(result_file):
         with open(result_file) as f:
             return json.load(f)
     os.makedirs(work_dir, exist_ok=True)
     options = [f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
-               f'train_dataloader.dataset.data_root={data_root}',
-               f'val_dataloader.dataset.data_root={data_root}',
-               f'test_dataloader.dataset.data_root={data_root}',
-               *run.get('options', [])]
+               *data_options(data_root), *run.get('options', []),
+               *(extra or [])]
     if teacher_ckpt is not None:
         options.append(f'model.teacher_ckpt={teacher_ckpt}')
     final = trained or osp.join(work_dir, f'epoch_{epochs}.pth')
@@ -151,7 +200,7 @@ def run_one(run: dict, seed: int, work_dir: str, epochs: int,
     with open(metrics_file) as f:
         metrics = json.load(f)
     result = dict(key=run['key'], seed=seed, config=run['config'],
-                  options=run.get('options', []),
+                  options=run.get('options', []), extra=extra or [],
                   top1=metrics['accuracy/top1'],
                   top5=metrics['accuracy/top5'], wall_seconds=wall)
     with open(result_file, 'w') as f:
@@ -238,7 +287,7 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
         '"vs alone" and "vs KD" are the per-seed differences in top-1 to '
         'the student alone and to KD (same seed): mean ± std [95 % '
         "confidence interval of the mean, Student's t]; an interval that "
-        'excludes 0 is a significant difference.',
+        'excludes 0 is a significant difference.' + _cache_note(results),
         '',
         '| model | seeds | top-1 (%) | top-5 (%) | vs alone | vs KD | '
         'per-seed top-1 | wall min/run |',
@@ -292,6 +341,21 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
     if path:
         _write_section(path, text)
     return text
+
+
+def _cache_note(results: Dict[str, List[dict]]) -> str:
+    """The report's sentence on the teacher cache, if the runs used one."""
+    extra = {o for rs in results.values() for r in rs
+             for o in r.get('extra', [])}
+    seeds = sorted(o.split('=', 1)[1] for o in extra
+                   if o.startswith('train_dataloader.sampler.augment_seed='))
+    if not any(o.startswith('model.teacher_cache.path=') for o in extra):
+        return ''
+    return (' The distillers read the teacher\'s logits from one cache '
+            '(`--teacher-cache`, built once by `tools/cache_teacher.py`); '
+            f'every run uses augmentation seed {", ".join(seeds)}, so seeds '
+            'differ in initialisation and sample order, and the runs of a '
+            'seed see the same augmented images.')
 
 
 def _write_section(path: str, text: str) -> None:
@@ -377,7 +441,10 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                   report: str, data_root: str, python: str,
                   methods: Optional[List[str]] = None,
                   argv: Optional[List[str]] = None,
-                  teacher_ckpt: Optional[str] = None) -> Dict:
+                  teacher_ckpt: Optional[str] = None,
+                  augment_seed: Optional[int] = None) -> Dict:
+    """Run (or resume) every seed of every student; ``augment_seed`` not
+    None: through one teacher-output cache (module docstring)."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(
             f'RSSCN7 not found at "{data_root}" (expected the dataset as it '
@@ -396,6 +463,12 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     teacher_ckpt = teacher_ckpt or osp.join(work_dir, 'teacher_s0',
                                             f'epoch_{epochs}.pth')
     log(f'teacher top-1 {t["top1"]:.2f}')
+    cache = None
+    if augment_seed is not None:
+        with run_lock(work_dir, 'teacher_cache', wait=True):
+            cache = build_cache(protocol, work_dir, data_root, python,
+                                teacher_ckpt, augment_seed)
+        protocol = dict(protocol, cache=cache)
     students = [s for s in protocol['students']
                 if methods is None or s['key'] in methods]
     for seed in seeds:  # all methods of a seed before the next seed
@@ -406,9 +479,11 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                     log(f'{run["key"]} seed {seed} is being run by another '
                         'copy; skipped')
                     continue
+                distiller = run['key'] != 'alone'
                 run_one(run, seed, osp.join(work_dir, name),
                         protocol['epochs'], data_root, python,
-                        None if run['key'] == 'alone' else teacher_ckpt)
+                        teacher_ckpt if distiller else None,
+                        extra=cache_options(cache, distiller))
             _report(protocol, work_dir, report, argv)
     return _report(protocol, work_dir, report, argv)[0]
 
@@ -428,6 +503,11 @@ def parse_args(argv=None):
                         help='a teacher already trained with the protocol '
                         "(the teacher config, seed 0): test it instead of "
                         'training it again')
+    parser.add_argument('--teacher-cache', action='store_true',
+                        help='compute the teacher once into a cache that '
+                        'every distiller reads (all runs then share one '
+                        'augmentation seed, --augment-seed)')
+    parser.add_argument('--augment-seed', type=int, default=0)
     parser.add_argument('--report-only', action='store_true',
                         help='rewrite the report from finished runs only')
     return parser.parse_args(argv)
@@ -444,7 +524,8 @@ def main(argv=None):
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
                   args.data_root, args.python, args.methods,
                   [a for a in argv if a != '--report-only'],
-                  args.teacher_ckpt)
+                  args.teacher_ckpt,
+                  args.augment_seed if args.teacher_cache else None)
 
 
 if __name__ == '__main__':
