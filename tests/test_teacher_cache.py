@@ -1,5 +1,6 @@
 """The teacher-output cache is exact: a cached KD run has the online run's
-loss at every iteration and its weights after the epoch; a cache that does
+loss at every iteration and its weights after the epoch, per epoch or per
+variant of a finite augmentation group, through --resume; a cache that does
 not fit the run is refused."""
 import importlib.util
 import os.path as osp
@@ -84,11 +85,16 @@ def test_cached_run_matches_the_online_run(demo_scenes, teacher_ckpt,
     cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
     cache = tmp_path / 'cache'
     manifest = _tool().main([cfg, '--out', str(cache), '--dtype', dtype,
-                             '--num-workers', '0'])
+                             '--num-workers', '0', '--variants', 'off'])
     assert manifest['epochs'] == 1 and manifest['dtype'] == dtype
+    assert 'variants' not in manifest
     online, w_online = _train(cfg, tmp_path / 'online')
     cached, w_cached = _train(cfg, tmp_path / 'cached', **{
         'model.teacher_cache': dict(path=str(cache))})
+    _assert_same_run(online, w_online, cached, w_cached, rtol, dtype)
+
+
+def _assert_same_run(online, w_online, cached, w_cached, rtol, what):
     assert len(online) == len(cached) > 1
     for a, b in zip(online, cached):
         assert a.keys() == b.keys()
@@ -101,7 +107,7 @@ def test_cached_run_matches_the_online_run(demo_scenes, teacher_ckpt,
     norm = sum((v.float()**2).sum() for v in w_online.values()
                if v.is_floating_point())
     worst = (diff / norm).sqrt().item()
-    print(f'{dtype}: relative weight difference after one epoch '
+    print(f'{what}: relative weight difference after training '
           f'{worst:.2e}; loss_kd online/cached '
           f'{[(a["loss_kd"], b["loss_kd"]) for a, b in zip(online, cached)]}')
     assert worst <= rtol
@@ -111,7 +117,7 @@ def test_mismatched_cache_is_refused(demo_scenes, teacher_ckpt, tmp_path):
     cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
     cache = str(tmp_path / 'cache')
     _tool().main([cfg, '--out', cache, '--epochs', '1', '--num-workers',
-                  '0'])
+                  '0', '--variants', 'off'])
     init_default_scope('mmpretrain')
     # another teacher checkpoint
     other = tmp_path / 'other.pth'
@@ -152,7 +158,8 @@ def test_killed_build_resumes_and_incomplete_cache_is_refused(
     cache = tmp_path / 'cache'
     tool = _tool()
     full = tool.main([cfg, '--out', str(cache), '--epochs', '2',
-                      '--num-workers', '0', '--dtype', 'fp32'])
+                      '--num-workers', '0', '--dtype', 'fp32',
+                      '--variants', 'off'])
     logits = np.load(cache / 'logits.npy').copy()
     done = np.load(cache / 'done.npy', mmap_mode='r+')
     done[1, ::2] = False  # as if killed during epoch 2
@@ -162,11 +169,72 @@ def test_killed_build_resumes_and_incomplete_cache_is_refused(
         _train(cfg, tmp_path / 'w', **{
             'model.teacher_cache': dict(path=str(cache))})
     again = tool.main([cfg, '--out', str(cache), '--epochs', '2',
-                       '--num-workers', '0', '--dtype', 'fp32'])
+                       '--num-workers', '0', '--dtype', 'fp32',
+                      '--variants', 'off'])
     assert again == full
     assert np.load(cache / 'done.npy').all()
     assert np.allclose(np.load(cache / 'logits.npy'), logits, atol=1e-5)
     with pytest.raises(TeacherCacheError, match='holds a teacher cache of '
                        'another run'):
         tool.main([cfg, '--out', str(cache), '--epochs', '3',
-                   '--num-workers', '0', '--dtype', 'fp32'])
+                   '--num-workers', '0', '--dtype', 'fp32',
+                      '--variants', 'off'])
+
+
+def test_variant_cache_serves_any_seed_and_any_number_of_epochs(
+        demo_scenes, teacher_ckpt, tmp_path):
+    """The demo pipeline's randomness is a flip (3 variants): each variant
+    is stored once, and a run of another seed and more epochs than the
+    config's reads it exactly (fp32 storage: bit-exact)."""
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = tmp_path / 'cache'
+    manifest = _tool().main([cfg, '--out', str(cache), '--dtype', 'fp32',
+                             '--num-workers', '0'])
+    assert manifest['variants'] == ['flip=none', 'flip=horizontal',
+                                    'flip=vertical']
+    assert manifest['epochs'] is None and manifest['seed'] is None
+    assert np.load(cache / 'logits.npy').shape[0] == 3
+    run = {'randomness.seed': 5, 'train_cfg.max_epochs': 3}
+    online, w_online = _train(cfg, tmp_path / 'online', **run)
+    cached, w_cached = _train(cfg, tmp_path / 'cached', **run, **{
+        'model.teacher_cache': dict(path=str(cache))})
+    _assert_same_run(online, w_online, cached, w_cached, 0.0, 'variants')
+    # another pipeline (a variant the cache does not hold) is refused
+    with pytest.raises(TeacherCacheError, match='other training data'):
+        _train(cfg, tmp_path / 'w', **{
+            'model.teacher_cache': dict(path=str(cache)),
+            'train_dataloader.dataset.pipeline': [
+                dict(type='LoadImageFromFile'),
+                dict(type='RandomFlip', prob=0.5, direction='diagonal'),
+                dict(type='PackInputs')]})
+
+
+def test_cached_run_resumes_bit_identically(demo_scenes, teacher_ckpt,
+                                            tmp_path):
+    """Killed mid-epoch and resumed (the shipped loaders: 2 persistent
+    workers), a cached run ends with the weights of the uninterrupted
+    cached run."""
+    from tests.test_reliability import (_cfg, _Interrupt,
+                                        _KillInSecondEpoch, _shipped_loaders,
+                                        _state)
+    cache = tmp_path / 'cache'
+    _tool().main([_cfg_file(tmp_path, demo_scenes, teacher_ckpt), '--out',
+                  str(cache), '--num-workers', '0'])
+
+    def cfg(work):
+        return _shipped_loaders(_cfg(
+            'kd_r34_r18_demo.py', demo_scenes, work, 2, teacher_ckpt,
+            **{'model.teacher_cache': dict(path=str(cache))}))
+
+    Runner.from_cfg(cfg(tmp_path / 'full')).train()
+    runner = Runner.from_cfg(cfg(tmp_path / 'part'))
+    runner.register_hook(_KillInSecondEpoch(), priority='LOWEST')
+    with pytest.raises(_Interrupt):
+        runner.train()
+    resumed = cfg(tmp_path / 'part')
+    resumed.resume = True
+    Runner.from_cfg(resumed).train()
+    a = _state(tmp_path / 'full' / 'epoch_2.pth')['state_dict']
+    b = _state(tmp_path / 'part' / 'epoch_2.pth')['state_dict']
+    assert a.keys() == b.keys() and not any('teacher' in k for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)

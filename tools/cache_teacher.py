@@ -15,6 +15,11 @@ instead of running the teacher; they are exactly what the online teacher
 would compute (the augmentation of a sample is a pure function of seed,
 epoch and index). A killed build resumes where it stopped when run again
 with the same arguments.
+
+When the training pipeline's only randomness is a flip on a fixed resize (a
+finite group of variants), each variant of each sample is stored once
+instead of every epoch: the cache then serves any number of epochs and any
+seed (``--variants off`` stores epochs anyway).
 """
 import argparse
 import os
@@ -49,6 +54,11 @@ def parse_args(argv=None):
     parser.add_argument('--teacher-precision', default='fp32',
                         choices=['fp32', 'bf16', 'fp16'],
                         help='autocast dtype of the teacher forward')
+    parser.add_argument('--variants', choices=['auto', 'off'],
+                        default='auto',
+                        help='auto (default): store each variant of a '
+                        'finite augmentation group (flips on a fixed resize) '
+                        'once; off: store every epoch')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config')
     parser.add_argument('--launcher', default='none',
@@ -76,12 +86,14 @@ def main(argv=None):
     with cli.distributed_run():
         manifest = build_teacher_cache(
             cfg, out, args.epochs, args.dtype, args.batch_size,
-            args.num_workers, args.teacher_precision)
+            args.num_workers, args.teacher_precision, args.variants)
     if rank != 0:
         return manifest
-    print(f'\nteacher cache: {out} ({manifest["epochs"]} epochs x '
-          f'{manifest["num_samples"]} samples x {manifest["num_classes"]} '
-          f'classes, {manifest["dtype"]}). Train with --cfg-options '
+    rows = (f'{len(manifest["variants"])} variants (any number of epochs)'
+            if manifest.get('variants') else f'{manifest["epochs"]} epochs')
+    print(f'\nteacher cache: {out} ({rows} x {manifest["num_samples"]} '
+          f'samples x {manifest["num_classes"]} classes, '
+          f'{manifest["dtype"]}). Train with --cfg-options '
           f'model.teacher_cache.path={out}')
     return manifest
 

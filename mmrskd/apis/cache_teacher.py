@@ -7,7 +7,7 @@ See :mod:`mmrskd.models.distillers.teacher_cache` for the format and
 import copy
 import os
 import os.path as osp
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader
 
 from ..datasets.replay import ReplayIndex, ReplayMixin, replay_key
+from ..datasets.variants import pipeline_variants
 from ..datasets.wrappers import unwrap_dataset
 from ..models.distillers.teacher import (Teacher, config_model,
                                          count_classes, teacher_model_cfg)
@@ -77,14 +78,32 @@ def cache_teacher_parts(cfg: Config, precision: str = 'fp32'):
     return teacher, pre, hashes
 
 
-def _manifest(cfg, dataset, teacher, hashes, epochs, dtype) -> dict:
+def _manifest(cfg, dataset, teacher, hashes, epochs, dtype,
+              variants: Optional[list]) -> dict:
+    """``variants`` (the keys of a finite augmentation group) replace the
+    epochs and the seed: the cache then serves any of them."""
     classes = count_classes(teacher.model)
     if classes is None:
         raise TeacherCacheError('Cannot tell the teacher\'s class count.')
-    return dict(version=VERSION, epochs=int(epochs),
-                num_samples=len(dataset), num_classes=classes, dtype=dtype,
-                seed=augment_seed(cfg), replay_key=replay_key(dataset),
-                hashes=hashes)
+    manifest = dict(version=VERSION, epochs=int(epochs),
+                    num_samples=len(dataset), num_classes=classes,
+                    dtype=dtype, seed=augment_seed(cfg),
+                    replay_key=replay_key(dataset), hashes=hashes)
+    if variants:
+        manifest.update(epochs=None, seed=None, variants=list(variants))
+    return manifest
+
+
+def cache_variants(dataset_cfg: dict, mode: str
+                   ) -> Optional[List[Tuple[str, List[dict]]]]:
+    """The finite augmentation group of the training pipeline (``mode``
+    'auto'), or None: 'off', or a pipeline with other random transforms
+    (or a wrapped dataset) - the cache then stores every epoch."""
+    if mode not in ('auto', 'off'):
+        raise ValueError(f"variants must be 'auto' or 'off', got {mode!r}")
+    if mode == 'off' or 'pipeline' not in dataset_cfg:
+        return None
+    return pipeline_variants(dataset_cfg['pipeline'])
 
 
 def _open_or_create(out: str, manifest: dict, rank: int):
@@ -106,21 +125,36 @@ def _open_or_create(out: str, manifest: dict, rank: int):
     return open_arrays(out, manifest, 'r+')
 
 
-def _todo(done: np.ndarray, seed: int, rank: int, world: int
-          ) -> List[ReplayIndex]:
-    """This rank's share of the rows not written yet, epoch by epoch."""
-    return [ReplayIndex(i, seed, e) for e in range(done.shape[0])
-            for i in np.flatnonzero(~done[e]).tolist() if i % world == rank]
+def _jobs(done: np.ndarray, manifest: dict, datasets: list, rank: int,
+          world: int) -> List[Tuple[int, object, list]]:
+    """(row, dataset, indices) of this rank's share of the rows not written
+    yet: per variant its deterministic dataset and plain indices, or per
+    epoch the training dataset and replayed indices."""
+    jobs = []
+    for row in range(done.shape[0]):
+        todo = [i for i in np.flatnonzero(~done[row]).tolist()
+                if i % world == rank]
+        if not todo:
+            continue
+        if manifest.get('variants'):
+            jobs.append((row, datasets[row], todo))
+        else:
+            jobs.append((row, datasets[0],
+                         [ReplayIndex(i, manifest['seed'], row)
+                          for i in todo]))
+    return jobs
 
 
 def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
                         dtype: str = 'fp16', batch_size: Optional[int] = None,
                         num_workers: Optional[int] = None,
-                        precision: str = 'fp32',
+                        precision: str = 'fp32', variants: str = 'auto',
                         log: Callable[[str], None] = print) -> dict:
     """Write (or finish) the cache of ``cfg``'s teacher under ``out`` and
-    return its manifest. Each rank of a torchrun launch takes every
-    ``world_size``-th sample."""
+    return its manifest. ``variants='auto'`` stores each variant of a
+    finite augmentation group once (:func:`cache_variants`), 'off' every
+    epoch. Each rank of a torchrun launch takes every ``world_size``-th
+    sample."""
     if dtype not in DTYPES:
         raise ValueError(f'dtype must be one of {list(DTYPES)}, got {dtype}')
     init_default_scope(cfg.default_scope)
@@ -131,16 +165,25 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
         raise TeacherCacheError(
             f'{type(dataset).__name__} does not replay its augmentation; '
             'use an mmrskd scene dataset.')
+    group = cache_variants(loader_cfg.dataset, variants)
     teacher, pre, hashes = cache_teacher_parts(cfg, precision)
     manifest = _manifest(cfg, dataset, teacher, hashes,
-                         epochs or cfg.train_cfg.max_epochs, dtype)
+                         epochs or cfg.train_cfg.max_epochs, dtype,
+                         [k for k, _ in group or []])
+    datasets = [dataset] if group is None else [
+        DATASETS.build(dict(loader_cfg.dataset, pipeline=p))
+        for _, p in group]
     rank, world = get_dist_info()
     logits, done = _open_or_create(out, manifest, rank)
-    todo = _todo(done, manifest['seed'], rank, world)
-    log(f'teacher cache {out}: {manifest["epochs"]} epochs x '
-        f'{manifest["num_samples"]} samples, {len(todo)} rows to compute on '
-        f'rank {rank}/{world}')
-    _fill(todo, dataset, teacher, pre, logits, done,
+    jobs = _jobs(done, manifest, datasets, rank, world)
+    log(f'teacher cache {out}: '
+        + (f'{len(group)} variants ({", ".join(manifest["variants"])}, '
+           'any number of epochs)' if group else
+           f'{manifest["epochs"]} epochs')
+        + f' x {manifest["num_samples"]} samples, '
+        f'{sum(len(j[2]) for j in jobs)} rows to compute on rank '
+        f'{rank}/{world}')
+    _fill(jobs, teacher, pre, logits, done,
           batch_size or loader_cfg.batch_size,
           loader_cfg.get('num_workers', 0) if num_workers is None
           else num_workers)
@@ -148,26 +191,29 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
     return manifest
 
 
-def _fill(todo, dataset, teacher, pre, logits, done, batch_size,
+def _fill(jobs, teacher, pre, logits, done, batch_size,
           num_workers) -> None:
-    """Run the teacher over ``todo`` and write its rows, flushing every
-    batch so that a killed build loses at most one batch."""
+    """Run the teacher over the ``jobs`` of :func:`_jobs` and write their
+    rows, flushing every batch so that a killed build loses at most one
+    batch."""
     from mmengine.dataset import default_collate
-    if not todo:
+    total = sum(len(indices) for _, _, indices in jobs)
+    if not total:
         return
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=todo,
-                        num_workers=num_workers, collate_fn=default_collate)
-    bar = ProgressBar(len(todo))
-    for batch in loader:
-        with torch.no_grad():
-            inputs = pre(batch, False)['inputs']
-            out = teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
-        samples = batch['data_samples']
-        epoch = np.array([s.replay_epoch for s in samples])
-        index = np.array([int(s.sample_idx) for s in samples])
-        logits[epoch, index] = out.float().numpy().astype(logits.dtype)
-        logits.flush()
-        done[epoch, index] = True
-        done.flush()
-        for _ in samples:
-            bar.update()
+    bar = ProgressBar(total)
+    for row, dataset, indices in jobs:
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=indices,
+                            num_workers=num_workers,
+                            collate_fn=default_collate)
+        for batch in loader:
+            with torch.no_grad():
+                inputs = pre(batch, False)['inputs']
+                out = teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
+            index = np.array([int(s.sample_idx)
+                              for s in batch['data_samples']])
+            logits[row, index] = out.float().numpy().astype(logits.dtype)
+            logits.flush()
+            done[row, index] = True
+            done.flush()
+            for _ in index:
+                bar.update()

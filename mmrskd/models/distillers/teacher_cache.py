@@ -17,6 +17,13 @@ Layout of the cache folder:
 - ``logits.npy``: (epochs, samples, classes) memory-mapped array.
 - ``done.npy``: (epochs, samples) bool, which rows are written (a killed
   build resumes where it stopped).
+
+When the training pipeline's randomness is a finite group (a fixed resize
+and a random flip: :mod:`mmrskd.datasets.variants`), the first axis holds
+the group's variants instead of epochs (``manifest['variants']``, e.g.
+``['flip=none', 'flip=horizontal', 'flip=vertical']``): each variant of a
+sample is stored once and the cache serves any number of epochs and any
+augmentation seed.
 """
 import hashlib
 import json
@@ -28,10 +35,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ...datasets.variants import variant_of
+
 MANIFEST = 'manifest.json'
 LOGITS = 'logits.npy'
 DONE = 'done.npy'
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # version 1: epochs only, no variants
 DTYPES = {'fp16': np.float16, 'fp32': np.float32}
 
 
@@ -84,7 +94,7 @@ def read_manifest(path: str) -> dict:
 def open_arrays(path: str, manifest: dict, mode: str = 'r'):
     """The ``logits`` and ``done`` memory maps of a cache (``mode`` 'r',
     'r+', or 'w+' to create them)."""
-    shape = (manifest['epochs'], manifest['num_samples'],
+    shape = (num_rows(manifest), manifest['num_samples'],
              manifest['num_classes'])
     dtype = DTYPES[manifest['dtype']]
     if mode == 'w+':
@@ -97,6 +107,12 @@ def open_arrays(path: str, manifest: dict, mode: str = 'r'):
             np.load(osp.join(path, DONE), mmap_mode=mode))
 
 
+def num_rows(manifest: dict) -> int:
+    """Length of the first axis: the variants, or else the epochs."""
+    variants = manifest.get('variants')
+    return len(variants) if variants else int(manifest['epochs'])
+
+
 def mismatches(manifest: dict, expected: Dict[str, str]) -> List[str]:
     """Names of the ``expected`` hashes that the manifest holds otherwise."""
     return [k for k, v in expected.items()
@@ -104,7 +120,8 @@ def mismatches(manifest: dict, expected: Dict[str, str]) -> List[str]:
 
 
 class TeacherCache:
-    """Serve cached teacher logits by (epoch, dataset index).
+    """Serve cached teacher logits by (epoch, dataset index), or by
+    (variant, dataset index) for a finite augmentation group.
 
     Args:
         path: the cache folder written by ``tools/cache_teacher.py``.
@@ -120,7 +137,7 @@ class TeacherCache:
         self.path = path
         self.wrap = wrap
         self.manifest = read_manifest(path)
-        if self.manifest.get('version') != VERSION:
+        if self.manifest.get('version') not in READABLE:
             raise TeacherCacheError(
                 f'Teacher-output cache "{path}" has format version '
                 f'{self.manifest.get("version")}, this mmrskd reads '
@@ -140,10 +157,13 @@ class TeacherCache:
                 f'{done.size} rows missing): finish it by running '
                 'tools/cache_teacher.py again with the same arguments.')
         self._checked_keys = set()
+        self.variants = self.manifest.get('variants')
+        self._rows = {k: i for i, k in enumerate(self.variants or [])}
 
     @property
-    def epochs(self) -> int:
-        return int(self.manifest['epochs'])
+    def epochs(self) -> Optional[int]:
+        """Cached epochs (None: variants, any number of epochs)."""
+        return None if self.variants else int(self.manifest['epochs'])
 
     def check_samples(self, samples: Sequence) -> None:
         """The batch comes from the data the cache was built on."""
@@ -158,6 +178,8 @@ class TeacherCache:
                     'the dataset a scene dataset of mmrskd (its samples '
                     'carry replay_epoch / replay_key).')
             want = (self.manifest['replay_key'], self.manifest['seed'])
+            if self.variants:  # every seed's samples are variants
+                want = (want[0], key[1])
             if key != want:
                 what = 'augmentation seed' if key[0] == want[0] else \
                     'training data (file list, split or pipeline)'
@@ -171,6 +193,24 @@ class TeacherCache:
     def lookup(self, samples: Sequence, device=None) -> Tensor:
         """(N, C) float32 teacher logits of a batch's data samples."""
         self.check_samples(samples)
+        index = np.array([int(s.sample_idx) for s in samples])
+        rows = self._variant_rows(samples) if self.variants else \
+            self._epoch_rows(samples)
+        out = np.asarray(self.logits[rows, index], dtype=np.float32)
+        return torch.from_numpy(out).to(device)
+
+    def _variant_rows(self, samples: Sequence) -> np.ndarray:
+        keys = [variant_of(s) for s in samples]
+        unknown = sorted(set(keys) - set(self._rows))
+        if unknown:
+            raise TeacherCacheError(
+                f'Training samples got the augmentation {unknown}, which '
+                f'teacher-output cache "{self.path}" does not hold (it holds '
+                f'{self.variants}). Rebuild it for this pipeline with '
+                'tools/cache_teacher.py.')
+        return np.array([self._rows[k] for k in keys])
+
+    def _epoch_rows(self, samples: Sequence) -> np.ndarray:
         epochs = np.array([s.replay_epoch for s in samples])
         if (epochs >= self.epochs).any():
             if not self.wrap:
@@ -181,9 +221,7 @@ class TeacherCache:
                     '(tools/cache_teacher.py --epochs N), or set '
                     'teacher_cache.wrap=True to reuse its epochs.')
             epochs = epochs % self.epochs
-        index = np.array([int(s.sample_idx) for s in samples])
-        rows = np.asarray(self.logits[epochs, index], dtype=np.float32)
-        return torch.from_numpy(rows).to(device)
+        return epochs
 
 
 def open_teacher_cache(cfg: dict, teacher_model_cfg: dict,
