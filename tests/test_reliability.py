@@ -4,6 +4,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -192,11 +193,38 @@ def test_resume_from_another_configs_checkpoint(demo_scenes, tmp_path,
     assert 'distill_losses.loss_isdm.scaler' in proc.stderr
 
 
+def _two_processes(demo_scenes, teacher_ckpt, script, *args, port,
+                   options=()):
+    """``script`` (tools/train.py or tools/cache_teacher.py) in 2 gloo
+    processes on the demo scenes; returns the combined log."""
+    env = dict(__import__('os').environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         f'--master_port={port}', script, 'configs/kd_r34_r18_demo.py',
+         '--launcher', 'pytorch', *args, '--cfg-options',
+         f'model.teacher_ckpt={teacher_ckpt}',
+         f'train_dataloader.dataset.data_root={demo_scenes}',
+         f'val_dataloader.dataset.data_root={demo_scenes}',
+         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+         'train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
+         'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
+         *options],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    return log
+
+
 def test_two_process_training_on_cpu(demo_scenes, tmp_path, teacher_ckpt):
+    """2 gloo processes train (tools/dist_train.sh's launch); a teacher
+    cache built by 2 processes equals the 1-process build, and a 2-process
+    run reading it (each rank its own samples) ends with the online 2-process
+    run's weights."""
     env = dict(__import__('os').environ, PORT='29611')
+    online = tmp_path / 'online'
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', 'configs/kd_r34_r18_demo.py', '2',
-         '--work-dir', str(tmp_path), '--cfg-options',
+         '--work-dir', str(online), '--cfg-options',
          f'model.teacher_ckpt={teacher_ckpt}',
          f'train_dataloader.dataset.data_root={demo_scenes}',
          f'val_dataloader.dataset.data_root={demo_scenes}',
@@ -209,5 +237,30 @@ def test_two_process_training_on_cpu(demo_scenes, tmp_path, teacher_ckpt):
     # 36 images over 2 processes x 8 per batch: 3 iterations each
     assert 'Epoch(train) [1][3/3]' in log
     assert 'accuracy/top1' in log
-    state = _state(tmp_path / 'epoch_1.pth')['state_dict']
+    state = _state(online / 'epoch_1.pth')['state_dict']
     assert not any(k.startswith('module.') or 'teacher' in k for k in state)
+
+    cache, single = tmp_path / 'cache', tmp_path / 'single'
+    cache_log = _two_processes(
+        demo_scenes, teacher_ckpt, 'tools/cache_teacher.py',
+        '--out', str(cache), '--dtype', 'fp32', '--variants', 'off',
+        port=29612)
+    assert 'rows to compute on rank 1/2' in cache_log
+    from tests.test_teacher_cache import _tool
+    _tool().main([str(ROOT + '/configs/kd_r34_r18_demo.py'), '--out',
+                  str(single), '--dtype', 'fp32', '--variants', 'off',
+                  '--num-workers', '0', '--cfg-options',
+                  f'model.teacher_ckpt={teacher_ckpt}',
+                  f'train_dataloader.dataset.data_root={demo_scenes}',
+                  'train_cfg.max_epochs=1'])
+    assert np.load(cache / 'done.npy').all()
+    assert np.allclose(np.load(cache / 'logits.npy'),
+                       np.load(single / 'logits.npy'), rtol=0, atol=1e-5)
+    cached_log = _two_processes(
+        demo_scenes, teacher_ckpt, 'tools/train.py', '--work-dir',
+        str(tmp_path / 'cached'), port=29613,
+        options=[f'model.teacher_cache.path={cache}'])
+    assert 'Epoch(train) [1][3/3]' in cached_log
+    cached = _state(tmp_path / 'cached' / 'epoch_1.pth')['state_dict']
+    assert all(torch.allclose(state[k].float(), cached[k].float(),
+                              rtol=1e-5, atol=1e-6) for k in state)
