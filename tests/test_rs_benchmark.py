@@ -138,10 +138,25 @@ def test_paired_differences_and_t_quantiles():
         bench.t975(0)
 
 
-def test_copies_sharing_a_work_dir_skip_a_locked_run(tmp_path, demo_scenes):
+def _fake_run_one(run, seed, work_dir, epochs, data_root, python,
+                  teacher_ckpt, trained=None, extra=None):
+    """run_one without training (the locking around it is under test):
+    the result.json a finished run leaves."""
+    os.makedirs(work_dir, exist_ok=True)
+    result = dict(key=run['key'], seed=seed, config=run['config'],
+                  options=run.get('options', []), extra=extra or [],
+                  top1=50.0 + seed, top5=90.0, wall_seconds=1.0)
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
+        json.dump(result, f)
+    return result
+
+
+def test_copies_sharing_a_work_dir_skip_a_locked_run(tmp_path, demo_scenes,
+                                                     monkeypatch):
     """A run locked by another copy is skipped (not trained twice); the
     report holds whatever any copy finished."""
     import fcntl
+    monkeypatch.setattr(bench, 'run_one', _fake_run_one)
     runs = tmp_path / 'runs'
     runs.mkdir()
     with open(runs / '.kd_s0.lock', 'w') as other:  # "another copy" has kd

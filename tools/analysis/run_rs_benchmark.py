@@ -14,9 +14,11 @@ before this test pipeline tested the whole image resized to 64 px), 30
 epochs SGD lr 0.05 momentum 0.9 wd 5e-4 cosine,
 batch 64. Teacher ResNet-34 (trained once, seed 0); students an
 eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
-and beta 2), ISDM (KD-term weight 4 and 1) and ISDM without instance
-scaling / without the dynamic margin, each with every seed of ``--seeds``
-(the training seed; the split does not change).
+and beta 2), ISDM (KD-term weight 4 and 1), ISDM without instance
+scaling / without the dynamic margin, the post-DKD logit baselines (DIST,
+NKD, MLKD, CTKD, WTTM) and KD / DKD with logit standardization, each with
+every seed of ``--seeds`` (the training seed; the split does not change;
+``--methods`` picks students).
 
 Every run is a plain ``tools/train.py`` process with its own work dir under
 ``--work-dir``; a finished run leaves ``result.json`` (top-1/top-5 of the
@@ -82,6 +84,24 @@ PROTOCOL = dict(
         dict(key='isdm_no_dm', label='ISDM without dynamic margin',
              config=ISDM,
              options=['model.distill_losses.loss_isdm.use_dm=False']),
+        # the post-DKD logit baselines (docs/methods.md), their configs'
+        # settings
+        *[dict(key=key, label=label,
+               config=f'configs/{key}_r34_r18w8_rsscn7_cpu.py')
+          for key, label in (('dist', 'DIST'), ('nkd', 'NKD'),
+                             ('mlkd', 'MLKD (single view)'),
+                             ('ctkd', 'CTKD'), ('wttm', 'WTTM'))],
+        # logit standardization with the paper's recipe: base T 2, weight 9
+        dict(key='kd_ls', label='KD + logit standardization',
+             config='configs/kd_r34_r18w8_rsscn7_cpu.py',
+             options=['model.distill_losses.loss_kd.logit_standardize=True',
+                      'model.distill_losses.loss_kd.temperature=2.0',
+                      'model.distill_losses.loss_kd.loss_weight=9.0']),
+        dict(key='dkd_ls', label='DKD + logit standardization', config=DKD,
+             options=['model.distill_losses.loss_dkd.logit_standardize=True',
+                      'model.distill_losses.loss_dkd.temperature=2.0',
+                      'model.distill_losses.loss_dkd.alpha=9.0',
+                      'model.distill_losses.loss_dkd.beta=72.0']),
     ],
     epochs=30)
 
@@ -296,6 +316,8 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
     runs = [protocol['teacher']] + protocol['students']
     for run in runs:
         rs = sorted(results.get(run['key'], []), key=lambda r: r['seed'])
+        if not rs and run['key'] != 'teacher':
+            continue  # not run yet (its command is listed below)
         top1 = [r['top1'] for r in rs]
         top5 = [r['top5'] for r in rs]
         vs_alone = per_seed_diffs(rs, alone) \

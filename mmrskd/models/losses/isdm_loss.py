@@ -5,6 +5,8 @@ Remote Sensing 2024, 16(20):3853.
 The paper's Eq. 8 (entropy regularisation of the scaled soft label) and
 Eq. 9 (dynamic margin) are not public in closed form; the functions below
 are mmrskd's reading of the paper's text (docs/methods.md, "ISDM").
+Optional logit standardization: Sun et al., CVPR 2024 (arXiv 2403.01427),
+see :class:`ISDMLoss`.
 """
 import math
 from typing import Tuple
@@ -15,7 +17,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .utils import hard_labels, kl_rows, split_target
+from .utils import hard_labels, kl_rows, split_target, standardize
 
 
 def instance_features(teacher_logits: Tensor, target: Tensor,
@@ -92,7 +94,8 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
               margin_value: float = 5.0, use_is: bool = True,
               use_dm: bool = True, kd_weight: float = 4.0,
               ent_weight: float = 0.1,
-              scaler_grad: str = 'regulariser') -> Tensor:
+              scaler_grad: str = 'regulariser',
+              logit_standardize: bool = False) -> Tensor:
     """ISDM distillation terms (the student's CE comes from its head):
 
     ``w_kd * T^2 * mean_i KL(q_i || softmax_T(zs_i - m_i onehot(t)))
@@ -106,9 +109,16 @@ def isdm_loss(student_logits: Tensor, teacher_logits: Tensor,
     ``q`` toward the student instead of the student toward ``q``; measured
     on the demo scenes this collapses ``q_t`` and the student to chance
     (docs/methods.md).
+
+    ``logit_standardize`` Z-scores both raw logits (:func:`standardize`)
+    first, so the scaler's features, the scaled label, the margin's
+    confidence and the margin itself all work on the Z-scores.
     """
     t = temperature
     teacher_logits = teacher_logits.detach()
+    if logit_standardize:
+        student_logits = standardize(student_logits)
+        teacher_logits = standardize(teacher_logits)
     target = hard_labels(labels, student_logits.size(1))
     if use_is:
         u = instance_features(teacher_logits, target, t)
@@ -144,6 +154,17 @@ class ISDMLoss(nn.Module):
     checkpoints for resuming and dropped at export). With
     ``use_is=False, use_dm=False`` it equals ``loss_weight * KDLoss``.
 
+    ``logit_standardize=True`` (Sun et al., CVPR 2024, arXiv 2403.01427,
+    https://github.com/sunshangquan/logit-standardization-KD) Z-scores the
+    raw student and teacher logits, ``(z - mean(z)) / (std(z) + 1e-7)``,
+    before everything else: instance features, scaled label, dynamic margin
+    and the temperature. The whole loss is then unchanged by a per-sample
+    shift and positive scale of either logit set, and equals
+    ``loss_weight * KDLoss(logit_standardize=True)`` without IS and DM.
+    ``margin_value`` is then in units of the logit's standard deviation
+    (a Z-score is at most ``(C - 1) / sqrt(C)``). Neither paper gives a
+    setting for ISDM with it; LS's KD recipe is T = 2, KL weight 9.
+
     Args:
         temperature: T. Defaults to 4.
         loss_weight: ``w_kd``, weight of the KL term. Defaults to 4.
@@ -159,13 +180,15 @@ class ISDMLoss(nn.Module):
             as a fixed target; ``'all'``: the KL term trains the scaler too
             (the literal reading of the formula, which collapses, see
             :func:`isdm_loss`).
+        logit_standardize: Z-score both logits first. Defaults to False.
     """
 
     def __init__(self, temperature: float = 4.0, loss_weight: float = 4.0,
                  ent_weight: float = 0.1, use_is: bool = True,
                  use_dm: bool = True, margin: str = 'dynamic',
                  margin_value: float = 5.0, scaler_hidden: int = 16,
-                 scaler_grad: str = 'regulariser'):
+                 scaler_grad: str = 'regulariser',
+                 logit_standardize: bool = False):
         super().__init__()
         if margin not in ('dynamic', 'fixed'):
             raise ValueError(f"ISDMLoss: margin must be 'dynamic' or "
@@ -177,6 +200,7 @@ class ISDMLoss(nn.Module):
             raise ValueError(f"ISDMLoss: scaler_grad must be 'regulariser' or "
                              f"'all', got {scaler_grad!r}.")
         self.scaler_grad = scaler_grad
+        self.logit_standardize = logit_standardize
         self.temperature = temperature
         self.loss_weight = loss_weight
         self.ent_weight = ent_weight
@@ -191,4 +215,5 @@ class ISDMLoss(nn.Module):
         return isdm_loss(student_logits, teacher_logits, labels, self.scaler,
                          self.temperature, self.margin, self.margin_value,
                          self.use_is, self.use_dm, self.loss_weight,
-                         self.ent_weight, self.scaler_grad)
+                         self.ent_weight, self.scaler_grad,
+                         self.logit_standardize)

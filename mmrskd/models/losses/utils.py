@@ -49,3 +49,32 @@ def split_target(logits: Tensor, target: Tensor
                                                                    dim=1)
     log_p_hat = F.log_softmax(masked, dim=1).masked_fill(mask, 0.)
     return log_p_t, log_p_not_t, log_p_hat, mask
+
+
+def standardize(logits: Tensor, eps: float = 1e-7) -> Tensor:
+    """Per-sample Z-score over the classes (last dim), logit standardization
+    of Sun et al., CVPR 2024 (arXiv 2403.01427):
+    ``(z - mean(z)) / (std(z) + eps)``.
+
+    ``std`` is the unbiased estimate (divisor ``C - 1``) and ``eps`` (1e-7)
+    is added to it, as ``normalize`` in the official code
+    (github.com/sunshangquan/logit-standardization-KD) does with
+    ``Tensor.std``, and we follow it; the paper's Algorithm 1, to our
+    reading, writes the population std (divisor ``C``) without ``eps``,
+    which only rescales the result by ``sqrt(C / (C - 1))``. Constant
+    logits (std 0) map to 0 (a uniform softmax) with finite gradients, of
+    order ``1 / eps`` there. Half-precision logits are standardized in
+    float32, and the float32 result is returned.
+    """
+    if logits.size(-1) < 2:
+        raise ValueError(f'standardize: needs at least 2 classes, got logits '
+                         f'of shape {tuple(logits.shape)}.')
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    centred = logits - logits.mean(dim=-1, keepdim=True)
+    var = centred.pow(2).sum(dim=-1, keepdim=True) / (logits.size(-1) - 1)
+    # sqrt has an infinite slope at 0: take the root where var > 0 only
+    tiny = torch.finfo(var.dtype).tiny
+    std = torch.where(var > 0, var.clamp_min(tiny).sqrt(),
+                      torch.zeros_like(var))
+    return centred / (std + eps)
