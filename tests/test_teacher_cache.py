@@ -150,6 +150,13 @@ def test_mismatched_cache_is_refused(demo_scenes, teacher_ckpt, tmp_path):
             'model.distill_losses.loss_f': dict(
                 type='KDLoss', inputs=['student.head.fc',
                                        'teacher.head.fc', 'labels'])})
+    # so does a loss that classifies with the teacher's classifier
+    with pytest.raises(ValueError, match=r"features \['teacher.classifier'"):
+        _train(cfg, tmp_path / 'w6', **{
+            'model.teacher_cache': dict(path=cache),
+            'model.distill_losses.loss_f': dict(
+                type='KDLoss', inputs=['student.logits',
+                                       'teacher.classifier', 'labels'])})
 
 
 def test_killed_build_resumes_and_incomplete_cache_is_refused(

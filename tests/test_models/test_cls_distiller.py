@@ -232,3 +232,39 @@ def test_feature_hooks_only_hold_maps_during_the_loss_pass(teacher_ckpt):
     model.train()
     model(**model.data_preprocessor(batch(size=64), True), mode='loss')
     assert len(model._captured) == 0 and not model._captured.active
+
+
+@MODELS.register_module(force=True)
+class _RecordingLoss(nn.Module):
+    """Records what the distiller passes; returns 0 with a graph."""
+    seen = []
+
+    def forward(self, *args):
+        _RecordingLoss.seen.append(args)
+        return sum(a.float().sum() * 0 for a in args
+                   if isinstance(a, torch.Tensor) and a.is_floating_point())
+
+
+def test_sample_index_and_classifier_sources(teacher_ckpt):
+    """'sample_idx' holds the samples' dataset indices; the classifier
+    sources are the heads' fc layers, the teacher's frozen."""
+    model = distiller(teacher_ckpt, dict(loss_rec=dict(
+        type='_RecordingLoss',
+        inputs=['student.backbone.layer4', 'sample_idx',
+                'student.classifier', 'teacher.classifier'])))
+    data = batch()
+    for i, s in enumerate(data['data_samples']):
+        s.set_metainfo(dict(sample_idx=10 + 3 * i))
+    _RecordingLoss.seen.clear()
+    model(**model.data_preprocessor(data, True), mode='loss')
+    feat, idx, s_fc, t_fc = _RecordingLoss.seen[-1]
+    assert idx.dtype == torch.long and idx.tolist() == [10, 13, 16, 19]
+    assert s_fc is model.student.head.fc
+    assert t_fc is model.teacher.model.head.fc
+    assert s_fc(feat.mean((2, 3))).shape == (4, NUM_CLASSES)
+    assert not any(p.requires_grad for p in t_fc.parameters())
+    # a batch whose samples lost their index is named
+    data = batch()
+    with pytest.raises(KeyError, match="needs each data sample's "
+                       'sample_idx'):
+        model(**model.data_preprocessor(data, True), mode='loss')

@@ -49,6 +49,8 @@ class BaseDistiller(BaseModel):
 
     #: source keys computed by the subclass itself (not forward hooks).
     BUILTIN_SOURCES: Tuple[str, ...] = ()
+    #: builtin sources that need the online teacher (not a cache)
+    ONLINE_TEACHER_SOURCES: Tuple[str, ...] = ()
     DEFAULT_INPUTS: Tuple[str, ...] = ()
 
     def __init__(self, student: nn.Module, teacher: Optional[dict],
@@ -100,6 +102,7 @@ class BaseDistiller(BaseModel):
 
     def _build_losses(self, losses: dict, registry: Registry) -> None:
         hooks = {'student': set(), 'teacher': set()}
+        online = set()  # builtin sources that need the online teacher
         for name, cfg in losses.items():
             if not name.startswith('loss_'):
                 raise KeyError(f'distill_losses key "{name}" must start '
@@ -108,6 +111,8 @@ class BaseDistiller(BaseModel):
             cfg = dict(cfg)
             inputs = list(cfg.pop('inputs', self.DEFAULT_INPUTS))
             for src in inputs:
+                if src in self.ONLINE_TEACHER_SOURCES:
+                    online.add(src)
                 if src in self.BUILTIN_SOURCES:
                     continue
                 owner, _, module = src.partition('.')
@@ -126,13 +131,14 @@ class BaseDistiller(BaseModel):
             self.loss_inputs[name] = inputs
         register_capture_hooks(self.student, sorted(hooks['student']),
                                self._captured, 'student')
-        if hooks['teacher'] and self.teacher is None:
+        online = sorted('teacher.' + m for m in hooks['teacher']) + \
+            sorted(online)
+        if online and self.teacher is None:
             raise ValueError(
                 f'A teacher_cache holds the teacher\'s logits only, but '
-                f'distill_losses read its features '
-                f'{sorted("teacher." + m for m in hooks["teacher"])}: '
-                'feature losses need the online teacher. Remove '
-                'teacher_cache (or these losses).')
+                f'distill_losses read its features {online}: feature '
+                'losses need the online teacher. Remove teacher_cache (or '
+                'these losses).')
         if self.teacher is not None:
             self.teacher.register_capture(sorted(hooks['teacher']),
                                           self._captured)

@@ -17,6 +17,29 @@ def batch_labels(data_samples: List[DataSample]) -> Tensor:
     return torch.cat([s.gt_label for s in data_samples])
 
 
+def sample_indices(data_samples: List[DataSample], device=None) -> Tensor:
+    """Dataset indices (N,) of a batch's samples (their ``sample_idx``)."""
+    if any(s.get('sample_idx') is None for s in data_samples):
+        raise KeyError(
+            "The 'sample_idx' source needs each data sample's sample_idx "
+            "(mmpretrain's PackInputs packs it by default; keep "
+            "'sample_idx' in its meta_keys).")
+    return torch.tensor([int(s.sample_idx) for s in data_samples],
+                        dtype=torch.long, device=device)
+
+
+def classifier_of(model, owner: str):
+    """The linear classifier of an mmpretrain classifier's head
+    (``head.fc``): maps (..., C_feat) to (..., num_classes)."""
+    fc = getattr(getattr(model, 'head', None), 'fc', None)
+    if fc is None:
+        raise KeyError(
+            f"The '{owner}.classifier' source needs a head with an fc layer "
+            f'(LinearClsHead); the {owner} has '
+            f'{type(getattr(model, "head", None)).__name__}.')
+    return fc
+
+
 @MODELS.register_module()
 class ClsDistiller(BaseDistiller):
     """Distil a frozen teacher classifier into a student ``ImageClassifier``.
@@ -36,7 +59,11 @@ class ClsDistiller(BaseDistiller):
         teacher_ckpt: the teacher's checkpoint (loaded on the CPU).
         distill_losses: ``name -> loss config``; each may say its
             ``inputs`` (default ``('student.logits', 'teacher.logits',
-            'labels')``), see :class:`BaseDistiller`.
+            'labels')``), see :class:`BaseDistiller`. Besides those and
+            module outputs: ``'sample_idx'`` (the samples' dataset indices,
+            (N,) long) and ``'student.classifier'`` /
+            ``'teacher.classifier'`` (the heads' ``fc`` layers, for losses
+            that classify local features).
         teacher_data_preprocessor: overrides the teacher's data
             preprocessor. By default the teacher normalises the raw batch
             with its own config's (see :class:`BaseDistiller`).
@@ -53,8 +80,11 @@ class ClsDistiller(BaseDistiller):
             Runner fills it from the config's top-level one).
     """
 
-    BUILTIN_SOURCES = ('student.logits', 'teacher.logits', 'labels')
-    DEFAULT_INPUTS = BUILTIN_SOURCES
+    BUILTIN_SOURCES = ('student.logits', 'teacher.logits', 'labels',
+                       'sample_idx', 'student.classifier',
+                       'teacher.classifier')
+    ONLINE_TEACHER_SOURCES = ('teacher.classifier', )
+    DEFAULT_INPUTS = BUILTIN_SOURCES[:3]
 
     def __init__(self,
                  student: dict,
@@ -90,8 +120,23 @@ class ClsDistiller(BaseDistiller):
             'student.logits': logits,
             'teacher.logits': t_logits,
             'labels': batch_labels(data_samples),
+            **self._requested_sources(data_samples, logits.device),
         }))
         return losses
+
+    def _requested_sources(self, data_samples, device) -> Dict:
+        """The builtin sources beyond logits and labels that a loss reads."""
+        need = {s for inputs in self.loss_inputs.values() for s in inputs}
+        out = {}
+        if 'sample_idx' in need:
+            out['sample_idx'] = sample_indices(data_samples, device)
+        if 'student.classifier' in need:
+            out['student.classifier'] = classifier_of(self.student,
+                                                      'student')
+        if 'teacher.classifier' in need:
+            out['teacher.classifier'] = classifier_of(self.teacher.model,
+                                                      'teacher')
+        return out
 
     # mmpretrain's ImageClassifier API, delegated to the student.
     def extract_feat(self, inputs: Tensor, stage: str = 'neck'):
