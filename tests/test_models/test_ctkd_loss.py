@@ -270,3 +270,30 @@ def test_dkd_needs_labels():
     zs, zt, _ = _batch()
     with pytest.raises(ValueError, match='needs labels'):
         CTKDLoss(base='dkd')(zs, zt)
+
+
+def test_distiller_logs_the_learned_temperature():
+    """The distiller adds the loss's log_vars (not summed: no "loss" in the
+    name) and mmengine's parse_losses logs them."""
+    from mmengine.registry import init_default_scope
+    from mmpretrain.structures import DataSample
+
+    from mmrskd.models import ClsDistiller
+    init_default_scope('mmpretrain')
+    net = dict(type='ImageClassifier',
+               backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
+               neck=dict(type='GlobalAveragePooling'),
+               head=dict(type='LinearClsHead', num_classes=3,
+                         in_channels=512))
+    model = ClsDistiller(student=net, teacher=net, allow_random_teacher=True,
+                         distill_losses=dict(loss_ctkd=dict(
+                             type='CTKDLoss', init_temperature=4.0)))
+    data = model.data_preprocessor(dict(
+        inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)] * 2,
+        data_samples=[DataSample().set_gt_label(i) for i in range(2)]), True)
+    losses = model(**data, mode='loss')
+    assert losses['ctkd_temperature'].item() == pytest.approx(4.0)
+    total, log_vars = model.parse_losses(losses)
+    assert log_vars['ctkd_temperature'] == pytest.approx(4.0)
+    assert total.item() == pytest.approx(
+        (losses['loss'] + losses['loss_ctkd']).item())

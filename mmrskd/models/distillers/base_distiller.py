@@ -164,6 +164,10 @@ class BaseDistiller(BaseModel):
         for name, loss in self.distill_losses.items():
             args = [sources[s] for s in self.loss_inputs[name]]
             losses[name] = loss(*args)
+            # values a loss reports for the log (names without "loss",
+            # so mmengine logs them and does not add them to the loss)
+            if callable(getattr(loss, 'log_vars', None)):
+                losses.update(loss.log_vars())
         return losses
 
     def _apply(self, fn, *args, **kwargs):

@@ -121,6 +121,10 @@ class CTKDLoss(nn.Module):
         return self.t_start + self.t_range * torch.sigmoid(
             self.theta.detach()).item()
 
+    def log_vars(self) -> dict:
+        """Logged by the distiller next to the losses."""
+        return {'ctkd_temperature': torch.tensor(self.temperature)}
+
     def grl_lambda(self, epoch: Optional[int] = None,
                    iteration: Optional[int] = None) -> float:
         """GRL coefficient at a 0-based ``epoch`` / ``iteration`` (by
