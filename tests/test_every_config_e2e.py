@@ -36,12 +36,13 @@ from mmrskd.testing.demo_scenes import make_demo_scenes
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ALL_CONFIGS = sorted(osp.basename(p)
                      for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
-#: the logit baselines on the paper datasets are the KD config of that
-#: dataset with other distill_losses (checked by
+#: the baselines on the paper datasets are the KD config of that dataset
+#: with the method's distill_losses (checked by
 #: test_baseline_configs_are_kd_with_other_losses); KD's config covers the
 #: data and the teacher, the method's RSSCN7 config covers the loss in
 #: training, so they are not trained again here
-BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm)_r34_r18_(nwpu|aid|ucm)\.py$')
+BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm|fitnet|at|rkd|crd|reviewkd'
+                      r'|sdd)_r34_r18_(nwpu|aid|ucm)\.py$')
 CONFIGS = [c for c in ALL_CONFIGS if not BASELINE.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
@@ -339,7 +340,7 @@ def test_every_config_is_covered():
     assert len(ALL_CONFIGS) == len(top_level) >= 100
     assert not any('_base_' in c for c in ALL_CONFIGS)
     skipped = sorted(set(ALL_CONFIGS) - set(CONFIGS))
-    assert len(skipped) == 15, skipped
+    assert len(skipped) == 33, skipped
     for name in skipped:  # each has the two configs that cover it
         method, data = BASELINE.match(name).groups()
         assert f'kd_r34_r18_{data}.py' in CONFIGS
@@ -348,8 +349,9 @@ def test_every_config_is_covered():
 
 @pytest.mark.parametrize('name', sorted(set(ALL_CONFIGS) - set(CONFIGS)))
 def test_baseline_configs_are_kd_with_other_losses(name):
-    """A logit baseline's paper-dataset config is the KD config of the
-    dataset with the method's losses - those of its RSSCN7 config."""
+    """A baseline's paper-dataset config is the KD config of the dataset
+    with the method's losses (its _base_/distill file's; CRD adds the
+    training set's size)."""
     from mmengine.config import Config
     method, data = BASELINE.match(name).groups()
 
@@ -359,14 +361,14 @@ def test_baseline_configs_are_kd_with_other_losses(name):
         return cfg
 
     cfg, kd = load(name), load(f'kd_r34_r18_{data}.py')
-    cpu = load(f'{method}_r34_r18w8_rsscn7_cpu.py')
+    base = load(osp.join('_base_', 'distill', f'{method}_r34_r18.py'))
     losses = cfg['model'].pop('distill_losses')
     kd['model'].pop('distill_losses')
     assert cfg == kd
-    expected = cpu['model']['distill_losses']
-    if method == 'ctkd':  # the CPU protocol scales the curriculum
-        expected = dict(expected, loss_ctkd=dict(
-            expected['loss_ctkd'], curriculum_epochs=10))
+    expected = base['model']['distill_losses']
+    if method == 'crd':
+        sizes = dict(nwpu=45 * 560, aid=8000, ucm=21 * 80)
+        expected['loss_crd']['num_samples'] = sizes[data]
     assert losses == expected
 
 

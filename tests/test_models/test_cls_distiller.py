@@ -268,3 +268,24 @@ def test_sample_index_and_classifier_sources(teacher_ckpt):
     with pytest.raises(KeyError, match="needs each data sample's "
                        'sample_idx'):
         model(**model.data_preprocessor(data, True), mode='loss')
+
+
+def test_a_list_of_sources_reaches_the_loss_as_a_tuple(teacher_ckpt):
+    """inputs=[[...], [...]] gives a multi-layer loss one tuple per side."""
+    model = distiller(teacher_ckpt, dict(loss_at=dict(
+        type='ATLoss',
+        inputs=[['student.backbone.layer3', 'student.backbone.layer4'],
+                ['teacher.backbone.layer3', 'teacher.backbone.layer4']]),
+        loss_rec=dict(type='_RecordingLoss', inputs=[
+            ['student.backbone.layer3', 'student.backbone.layer4'],
+            'teacher.backbone.layer4'])))
+    _RecordingLoss.seen.clear()
+    losses = model(**model.data_preprocessor(batch(size=64), True),
+                   mode='loss')
+    (l3, l4), t4 = _RecordingLoss.seen[-1]
+    assert l3.shape == (4, 256, 4, 4) and l4.shape == t4.shape == \
+        (4, 512, 2, 2)
+    assert torch.isfinite(losses['loss_at']) and losses['loss_at'] > 0
+    with pytest.raises(KeyError, match='unknown source "stuff"'):
+        distiller(teacher_ckpt, dict(loss_at=dict(
+            type='ATLoss', inputs=[['stuff'], ['teacher.backbone.layer4']])))

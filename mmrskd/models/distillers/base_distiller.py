@@ -35,7 +35,9 @@ class BaseDistiller(BaseModel):
       ``inputs`` of a logit loss), or any other key the subclass provides;
     - ``'student.<module name>'`` / ``'teacher.<module name>'``: the output
       of that module, captured by a forward hook (e.g.
-      ``'student.backbone.layer4'``).
+      ``'student.backbone.layer4'``);
+    - a list of such sources: the loss gets them as one tuple (e.g. the
+      maps of several layers for a multi-layer feature loss).
 
     Loss names must start with ``loss_`` so mmengine sums and logs them.
 
@@ -81,7 +83,7 @@ class BaseDistiller(BaseModel):
                 registry, teacher_data_preprocessor, teacher_cfg is not None
                 or model_cfg.get('data_preprocessor') is not None)
         self.distill_losses = nn.ModuleDict()
-        self.loss_inputs: Dict[str, List[str]] = {}
+        self.loss_inputs: Dict[str, list] = {}
         self._captured = FeatureStore()
         self._build_losses(distill_losses or {}, registry)
 
@@ -109,8 +111,9 @@ class BaseDistiller(BaseModel):
                                'with "loss_" (mmengine only sums and logs '
                                'entries named loss_*).')
             cfg = dict(cfg)
-            inputs = list(cfg.pop('inputs', self.DEFAULT_INPUTS))
-            for src in inputs:
+            inputs = [tuple(i) if isinstance(i, (list, tuple)) else i
+                      for i in cfg.pop('inputs', self.DEFAULT_INPUTS)]
+            for src in flat_sources(inputs):
                 if src in self.ONLINE_TEACHER_SOURCES:
                     online.add(src)
                 if src in self.BUILTIN_SOURCES:
@@ -162,7 +165,8 @@ class BaseDistiller(BaseModel):
         sources = {**self._captured, **sources}
         losses = {}
         for name, loss in self.distill_losses.items():
-            args = [sources[s] for s in self.loss_inputs[name]]
+            args = [tuple(sources[x] for x in s) if isinstance(s, tuple)
+                    else sources[s] for s in self.loss_inputs[name]]
             losses[name] = loss(*args)
             # values a loss reports for the log (names without "loss",
             # so mmengine logs them and does not add them to the loss)
@@ -176,3 +180,9 @@ class BaseDistiller(BaseModel):
         if self.teacher is not None:
             self.teacher.apply(fn)
         return self
+
+
+def flat_sources(inputs: list) -> list:
+    """The sources of a loss's ``inputs`` (lists of sources flattened)."""
+    return [x for i in inputs
+            for x in (i if isinstance(i, tuple) else (i, ))]

@@ -6,7 +6,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .base_distiller import BaseDistiller, build_student
+from .base_distiller import BaseDistiller, build_student, flat_sources
 from .teacher import count_classes
 
 
@@ -126,7 +126,8 @@ class ClsDistiller(BaseDistiller):
 
     def _requested_sources(self, data_samples, device) -> Dict:
         """The builtin sources beyond logits and labels that a loss reads."""
-        need = {s for inputs in self.loss_inputs.values() for s in inputs}
+        need = {s for inputs in self.loss_inputs.values()
+                for s in flat_sources(inputs)}
         out = {}
         if 'sample_idx' in need:
             out['sample_idx'] = sample_indices(data_samples, device)

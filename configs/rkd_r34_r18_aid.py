@@ -1,0 +1,10 @@
+# RKD (Park et al., CVPR 2019), ResNet-34 -> ResNet-18, AID 8:2 split.
+# Train the teacher first: python tools/train.py configs/resnet34_aid.py
+_base_ = [
+    '_base_/distill/rkd_r34_r18.py', '_base_/datasets/aid_8-2.py',
+    '_base_/schedules/rs_sgd_200e.py', '_base_/default_runtime.py'
+]
+model = dict(
+    student=dict(head=dict(num_classes={{_base_.num_classes}})),
+    teacher_cfg='{{fileDirname}}/resnet34_aid.py',
+    teacher_ckpt='work_dirs/resnet34_aid/epoch_200.pth')
