@@ -77,14 +77,53 @@ def test_tsa_weight_grows_with_aspect_smallness_and_progress():
     boxes = torch.tensor([[0., 0., 100., 100.],   # big, square
                           [0., 0., 100., 10.],    # elongated
                           [0., 0., 10., 10.]])    # small
+    inst = torch.arange(3)
     ious = torch.full((3, ), 0.5)
-    w = tsa_weights(boxes, ious, progress=0.5)
+    w = tsa_weights(boxes, inst, ious, progress=0.5)
     assert w[0] == pytest.approx(1.0)
     assert w[1] > w[0] and w[2] > w[0]
-    ramp = [tsa_weights(boxes, ious, p)[1].item() for p in (0, 0.1, 0.25,
-                                                            0.5, 0.9)]
+    ramp = [tsa_weights(boxes, inst, ious, p)[1].item()
+            for p in (0, 0.1, 0.25, 0.5, 0.9)]
     assert ramp[0] == 1.0 and ramp[1] < ramp[2] < ramp[3] == ramp[4]
-    assert tsa_weights(boxes, torch.ones(3), 0.5).tolist() == [1, 1, 1]
+    assert tsa_weights(boxes, inst, torch.ones(3), 0.5).tolist() == [1, 1, 1]
+
+
+def test_tsa_weight_exact_value():
+    """``1 + gamma(p) (a_k + s_k) (1 - IoU)^eta`` by hand, with positives
+    assigned to the boxes in another order and several per box."""
+    import math
+    boxes = torch.tensor([[0., 0., 40., 10.],    # 4:1, area 400
+                          [0., 0., 20., 20.],    # 1:1, area 400
+                          [0., 0., 10., 40.]])   # 1:4, area 400
+    boxes[1] *= 2  # 40 x 40, area 1600
+    inst = torch.tensor([2, 0, 0, 1])
+    ious = torch.tensor([0.2, 0.5, 0.9, 0.0])
+    w = tsa_weights(boxes, inst, ious, progress=0.2, gamma_max=2.0, eta=2.0)
+    gamma = 2.0 * 0.2 / 0.5
+    a = [1.0, 0.0, 1.0]  # log 4 / log 4, 0, log 4 / log 4
+    s = [1 - 20 / 40, 0.0, 1 - 20 / 40]  # 1 - sqrt(area) / sqrt(max area)
+    ref = [1 + gamma * (a[k] + s[k]) * (1 - iou)**2
+           for k, iou in zip(inst.tolist(), ious.tolist())]
+    assert w.tolist() == pytest.approx(ref, rel=1e-6)
+    assert w[3].item() == 1.0 and not math.isclose(w[0].item(), 1.0)
+
+
+def test_isd_loss_reduction_by_hand():
+    """Per instance: sigmoid((mean l_s - mean l_t) / tau) times the mean
+    imitation of its positives; mean over the instances with positives."""
+    from mmrskd.models.det.dynamic_kd import instance_ids, isd_loss
+    inst, n = instance_ids([torch.tensor([1, 1, 0]), torch.tensor([0])],
+                           [2, 3])
+    assert inst.tolist() == [1, 1, 0, 2] and n == 5
+    l_s = torch.tensor([2.0, 4.0, 1.0, 1.0])
+    l_t = torch.tensor([1.0, 1.0, 1.0, 3.0])
+    imitate = torch.tensor([0.5, 1.5, 2.0, 4.0])
+    got = isd_loss(l_s, l_t, imitate, inst, n, tau_w=2.0, loss_weight=3.0)
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    import math
+    ref = 3.0 * (sig((3.0 - 1.0) / 2) * 1.0 + sig(0.0) * 2.0
+                 + sig((1.0 - 3.0) / 2) * 4.0) / 3
+    assert got.item() == pytest.approx(ref, rel=1e-6)
 
 
 # --------------------------------------------------------- detectors
@@ -147,6 +186,10 @@ def test_anchor_head_losses_equal_head_loss_without_isd_tsa():
     ('retinanet/retinanet_r50_fpn_1x_coco.py', True),
     ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', True),
     ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', True),
+    # GD only: the student's own head losses plus loss_gd
+    ('retinanet/retinanet_r50_fpn_1x_coco.py', False),
+    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', False),
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', False),
 ])
 def test_one_distillation_step_per_family(path, isd_tsa):
     teacher = _model(path)
@@ -162,6 +205,17 @@ def test_one_distillation_step_per_family(path, isd_tsa):
     if isd_tsa:
         assert {'loss_cls', 'loss_bbox', 'loss_isd'} <= set(losses)
         assert torch.isfinite(losses['loss_isd'])
+    else:
+        assert 'loss_isd' not in losses
+        torch.manual_seed(0)  # the RPN samples proposals at random
+        own = model.student.loss(data['inputs'], data['data_samples'])
+        torch.manual_seed(0)
+        again = model(**data, mode='loss')
+        assert set(again) == set(own) | {'loss_gd'}
+        for k, v in own.items():
+            a = sum(v) if isinstance(v, list) else v
+            b = sum(again[k]) if isinstance(again[k], list) else again[k]
+            assert torch.allclose(a, b, rtol=1e-5), k
     total = sum(v if torch.is_tensor(v) else sum(v)
                 for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)

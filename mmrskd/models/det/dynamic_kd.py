@@ -117,14 +117,18 @@ def isd_weights(student_inst_loss: Tensor, teacher_inst_loss: Tensor,
                          tau_w)
 
 
-def tsa_weights(boxes: Tensor, ious: Tensor, progress: float,
+def tsa_weights(boxes: Tensor, inst: Tensor, ious: Tensor, progress: float,
                 gamma_max: float = 1.0, eta: float = 1.0) -> Tensor:
-    """``1 + gamma(progress) * (a_k + s_k) * (1 - IoU_k)^eta`` per box.
+    """TSA weight of each positive's regression loss:
+    ``1 + gamma(progress) * (a_k + s_k) * (1 - IoU)^eta``, ``k = inst``.
 
-    ``a_k``: ``log(max(w/h, h/w))`` normalised by its batch max (elongated
-    boxes), ``s_k = 1 - sqrt(area_k) / sqrt(max area)`` (small boxes),
-    ``gamma`` ramps linearly from 0 to ``gamma_max`` over the first half of
-    training (``progress`` in [0, 1]). Detached.
+    ``boxes``: the batch's ground-truth boxes (K, 4), xyxy; ``inst``: the
+    box each positive is assigned to (P,); ``ious``: the IoU of each
+    positive's predicted box with it (P,). ``a_k``: ``log(max(w/h, h/w))``
+    normalised by its batch max (elongated boxes), ``s_k = 1 - sqrt(area_k)
+    / sqrt(max area)`` (small boxes); ``gamma`` ramps linearly from 0 to
+    ``gamma_max`` over the first half of training (``progress`` in
+    [0, 1]). Detached.
     """
     boxes = boxes.detach().float()
     w = (boxes[:, 2] - boxes[:, 0]).clamp(min=1e-6)
@@ -134,7 +138,47 @@ def tsa_weights(boxes: Tensor, ious: Tensor, progress: float,
     root = torch.sqrt(w * h)
     s = 1 - root / root.max().clamp(min=1e-6)
     gamma = gamma_max * min(max(progress, 0.0) / 0.5, 1.0)
-    return 1 + gamma * (a + s) * (1 - ious.detach().clamp(0, 1))**eta
+    shape = gamma * (a + s)
+    return 1 + shape[inst] * (1 - ious.detach().float().clamp(0, 1))**eta
+
+
+def binary_kl(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Sum over classes of KL(Bernoulli(sigmoid t) || Bernoulli(sigmoid s))
+    (sigmoid classifiers: RetinaNet, FCOS)."""
+    p = torch.sigmoid(teacher_logits)
+    ce = F.binary_cross_entropy_with_logits(student_logits, p,
+                                            reduction='none')
+    ent = F.binary_cross_entropy_with_logits(teacher_logits, p,
+                                             reduction='none')
+    return (ce - ent).sum(-1)
+
+
+def instance_ids(assigned: Sequence[Tensor], counts: Sequence[int]
+                 ) -> Tuple[Tensor, int]:
+    """Batch-wide instance of each positive (its image's ground-truth index
+    plus the boxes of the images before) and the batch's instance count."""
+    offsets = [0]
+    for n in counts:
+        offsets.append(offsets[-1] + int(n))
+    ids = [a + o for a, o in zip(assigned, offsets)]
+    return torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long), \
+        offsets[-1]
+
+
+def isd_loss(student_loss: Tensor, teacher_loss: Tensor, imitate: Tensor,
+             inst: Tensor, num_inst: int, tau_w: float = 1.0,
+             loss_weight: float = 1.0) -> Tensor:
+    """ISD: ``loss_weight * mean_k w_k * m_k`` over the instances that have
+    a positive, ``w_k`` = :func:`isd_weights` of the student's and the
+    teacher's detection losses averaged over instance k's positives, ``m_k``
+    the mean of ``imitate`` (the per-positive imitation loss) over them.
+    All inputs are per positive; ``inst`` maps them to instances."""
+    w = isd_weights(group_mean(student_loss.detach(), inst, num_inst),
+                    group_mean(teacher_loss, inst, num_inst), tau_w)
+    m = group_mean(imitate, inst, num_inst)
+    has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
+    has[inst] = True
+    return loss_weight * (w * m)[has].sum() / has.sum().clamp(min=1)
 
 
 def group_mean(values: Tensor, groups: Tensor, num_groups: int) -> Tensor:

@@ -23,8 +23,7 @@ import torch
 from mmdet.structures.bbox import bbox_overlaps
 from torch import Tensor
 
-from .anchor_head_adapter import _binary_kl
-from .dynamic_kd import group_mean, isd_weights, tsa_weights
+from .dynamic_kd import binary_kl, isd_loss, tsa_weights
 
 
 def _flat(maps: List[Tensor], channels: int) -> Tensor:
@@ -138,10 +137,7 @@ def fcos_head_losses(head, outs_s, data_samples, outs_t=None,
     if tsa is not None:
         ious = bbox_overlaps(pred_boxes.detach(), pos.gt_boxes,
                              is_aligned=True)
-        inst_w = tsa_weights(pos.all_gt, pos.all_gt.new_zeros(
-            len(pos.all_gt)), progress, **tsa)
-        reg_w = 1 + (inst_w[pos.inst] - 1) * (1 - ious.clamp(0, 1))**tsa.get(
-            'eta', 1.0)
+        reg_w = tsa_weights(pos.all_gt, pos.inst, ious, progress, **tsa)
     lb = head.loss_bbox(pred_boxes, pos.gt_boxes, reduction_override='none')
     ctr_denorm = max(float(pos.ctr_targets.sum()), 1e-6)
     losses['loss_bbox'] = (lb * pos.ctr_targets * reg_w).sum() / ctr_denorm
@@ -183,14 +179,7 @@ def _isd_loss(head, pos: _Positives, ps: Tensor, rs: Tensor, outs_t,
         return lc + head.loss_bbox(boxes, pos.gt_boxes,
                                    reduction_override='none')
 
-    num_inst = len(pos.all_gt)
-    w = isd_weights(
-        group_mean(point_loss(ps, pred_boxes).detach(), pos.inst, num_inst),
-        group_mean(point_loss(pt, boxes_t), pos.inst, num_inst),
-        isd.get('tau_w', 1.0))
     l1 = (rs[pos.idx] - rt[pos.idx]).abs().sum(-1) / pos.strides
-    imitate = _binary_kl(ps[pos.idx], pt[pos.idx]) + l1
-    m = group_mean(imitate, pos.inst, num_inst)
-    has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
-    has[pos.inst] = True
-    return isd.get('loss_weight', 1.0) * ((w * m)[has].sum() / has.sum())
+    imitate = binary_kl(ps[pos.idx], pt[pos.idx]) + l1
+    return isd_loss(point_loss(ps, pred_boxes), point_loss(pt, boxes_t),
+                    imitate, pos.inst, len(pos.all_gt), **isd)

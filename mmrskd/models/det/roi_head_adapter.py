@@ -1,8 +1,10 @@
 """Per-RoI losses of a two-stage detector's ``StandardRoIHead`` (Faster
 R-CNN), so that ISD can compare teacher and student per ground-truth
 instance on the same sampled RoIs and TSA can weight each positive RoI's
-regression loss. With ISD and TSA off, :func:`roi_head_losses` returns
-exactly the RoI head's own ``loss_cls``/``loss_bbox`` (tested).
+regression loss. The adapter only reads the head's sampled RoIs and
+per-RoI losses; TSA, ISD and their reduction are :mod:`.dynamic_kd`'s.
+With ISD and TSA off, :func:`roi_head_losses` returns exactly the RoI
+head's own ``loss_cls``/``loss_bbox`` (tested).
 """
 from typing import Dict, Optional
 
@@ -13,7 +15,7 @@ from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps, get_box_tensor
 from torch import Tensor
 
-from .dynamic_kd import group_mean, isd_weights, tsa_weights
+from .dynamic_kd import instance_ids, isd_loss, tsa_weights
 
 
 def _class_deltas(head, bbox_pred: Tensor, labels: Tensor) -> Tensor:
@@ -23,14 +25,8 @@ def _class_deltas(head, bbox_pred: Tensor, labels: Tensor) -> Tensor:
                           -1)[torch.arange(len(labels)), labels]
 
 
-def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
-                    t_roi_head=None, t_feats=None,
-                    isd: Optional[dict] = None, tsa: Optional[dict] = None,
-                    progress: float = 1.0) -> Dict[str, Tensor]:
-    head = roi_head.bbox_head
-    if head.reg_decoded_bbox:
-        raise NotImplementedError('ISD/TSA: RoI heads with decoded-box '
-                                  'regression are not supported.')
+def _sample(roi_head, feats, rpn_results_list, data_samples):
+    """The RoI head's own assignment and sampling of the RPN proposals."""
     gts, ignores, _ = unpack_gt_instances(data_samples)
     sampling = []
     for i, rpn in enumerate(rpn_results_list):
@@ -38,25 +34,36 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
         assign = roi_head.bbox_assigner.assign(rpn, gts[i], ignores[i])
         sampling.append(roi_head.bbox_sampler.sample(
             assign, rpn, gts[i], feats=[f[i][None] for f in feats]))
+    return gts, sampling
+
+
+def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
+                    t_roi_head=None, t_feats=None,
+                    isd: Optional[dict] = None, tsa: Optional[dict] = None,
+                    progress: float = 1.0) -> Dict[str, Tensor]:
+    """The RoI head's losses (TSA on each positive's regression) and, with
+    ``isd``, ``loss_isd`` on the same sampled RoIs."""
+    head = roi_head.bbox_head
+    if head.reg_decoded_bbox:
+        raise NotImplementedError('ISD/TSA: RoI heads with decoded-box '
+                                  'regression are not supported.')
+    gts, sampling = _sample(roi_head, feats, rpn_results_list, data_samples)
     rois = bbox2roi([res.priors for res in sampling])
     out = roi_head._bbox_forward(feats, rois)
     cls, reg = out['cls_score'], out['bbox_pred']
     labels, label_w, bbox_t, bbox_w = head.get_targets(
         sampling, roi_head.train_cfg, concat=True)
-    avg = max(float((label_w > 0).sum()), 1.0)
     lc = head.loss_cls(cls, labels, label_w, reduction_override='none')
-    losses = dict(loss_cls=lc.sum() / avg, acc=accuracy(cls, labels))
+    losses = dict(loss_cls=lc.sum() / max(float((label_w > 0).sum()), 1.0),
+                  acc=accuracy(cls, labels))
     pos = (labels >= 0) & (labels < head.num_classes)
     if not pos.any():
         losses['loss_bbox'] = reg.sum() * 0
         if isd is not None:
             losses['loss_isd'] = reg.sum() * 0
         return losses
-    offsets, inst = [0], []
-    for res, g in zip(sampling, gts):
-        inst.append(res.pos_assigned_gt_inds + offsets[-1])
-        offsets.append(offsets[-1] + len(g))
-    inst, num_inst = torch.cat(inst), offsets[-1]
+    inst, num_inst = instance_ids(
+        [r.pos_assigned_gt_inds for r in sampling], [len(g) for g in gts])
     all_gt = torch.cat([get_box_tensor(g.bboxes) for g in gts])
     d_s = _class_deltas(head, reg[pos], labels[pos])
     lr = head.loss_bbox(d_s, bbox_t[pos], bbox_w[pos],
@@ -66,37 +73,26 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
         boxes = get_box_tensor(head.bbox_coder.decode(rois[pos, 1:],
                                                       d_s.detach()))
         ious = bbox_overlaps(boxes, all_gt[inst], is_aligned=True)
-        inst_w = tsa_weights(all_gt, all_gt.new_zeros(num_inst), progress,
-                             **tsa)
-        reg_w = 1 + (inst_w[inst] - 1) * (1 - ious.clamp(0, 1))**tsa.get(
-            'eta', 1.0)
+        reg_w = tsa_weights(all_gt, inst, ious, progress, **tsa)
     losses['loss_bbox'] = (lr * reg_w).sum() / bbox_t.size(0)
-
-    if isd is not None:
-        if t_roi_head is None:
-            raise ValueError('ISD needs the teacher RoI head.')
-        with torch.no_grad():
-            t_out = t_roi_head._bbox_forward(t_feats, rois)
-        cls_t, reg_t = t_out['cls_score'], t_out['bbox_pred']
-        if cls_t.shape != cls.shape:
-            raise ValueError('Teacher and student RoI heads predict '
-                             f'{cls_t.shape[1]} and {cls.shape[1]} classes.')
-        d_t = _class_deltas(head, reg_t[pos], labels[pos])
-        l_t = head.loss_cls(cls_t[pos], labels[pos], label_w[pos],
-                            reduction_override='none') + head.loss_bbox(
-                                d_t, bbox_t[pos], bbox_w[pos],
-                                reduction_override='none').sum(-1)
-        l_s = (lc[pos] + lr).detach()
-        w = isd_weights(group_mean(l_s, inst, num_inst),
-                        group_mean(l_t, inst, num_inst),
-                        isd.get('tau_w', 1.0))
-        log_ps = F.log_softmax(cls[pos], 1)
-        log_pt = F.log_softmax(cls_t[pos], 1)
-        imitate = (log_pt.exp() * (log_pt - log_ps)).sum(1) + \
-            (d_s - d_t).abs().sum(-1)
-        m = group_mean(imitate, inst, num_inst)
-        has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
-        has[inst] = True
-        losses['loss_isd'] = isd.get('loss_weight', 1.0) * (
-            (w * m)[has].sum() / has.sum())
+    if isd is None:
+        return losses
+    if t_roi_head is None:
+        raise ValueError('ISD needs the teacher RoI head.')
+    with torch.no_grad():
+        t_out = t_roi_head._bbox_forward(t_feats, rois)
+    cls_t, reg_t = t_out['cls_score'], t_out['bbox_pred']
+    if cls_t.shape != cls.shape:
+        raise ValueError('Teacher and student RoI heads predict '
+                         f'{cls_t.shape[1]} and {cls.shape[1]} classes.')
+    d_t = _class_deltas(head, reg_t[pos], labels[pos])
+    l_t = head.loss_cls(cls_t[pos], labels[pos], label_w[pos],
+                        reduction_override='none') + head.loss_bbox(
+                            d_t, bbox_t[pos], bbox_w[pos],
+                            reduction_override='none').sum(-1)
+    log_ps, log_pt = F.log_softmax(cls[pos], 1), F.log_softmax(cls_t[pos], 1)
+    imitate = (log_pt.exp() * (log_pt - log_ps)).sum(1) + \
+        (d_s - d_t).abs().sum(-1)
+    losses['loss_isd'] = isd_loss(lc[pos] + lr, l_t, imitate, inst, num_inst,
+                                  **isd)
     return losses
