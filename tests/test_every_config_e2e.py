@@ -43,7 +43,12 @@ ALL_CONFIGS = sorted(osp.basename(p)
 #: training, so they are not trained again here
 BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm|fitnet|at|rkd|crd|reviewkd'
                       r'|sdd)_r34_r18_(nwpu|aid|ucm)\.py$')
-CONFIGS = [c for c in ALL_CONFIGS if not BASELINE.match(c)]
+#: the same for the detection baselines: dynamic KD's config of the dataset
+#: with the method's loss instead of GD/ISD/TSA; the Airbus ones train here
+DET_BASELINE = re.compile(r'^(fgd|pkd|cwd|mgd)_retinanet_r50_r18_'
+                          r'(dota|nwpu-vhr10)\.py$')
+CONFIGS = [c for c in ALL_CONFIGS
+           if not BASELINE.match(c) and not DET_BASELINE.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
 TARGET_SIDE = dict(mmpretrain=40, mmdet=64)
@@ -340,14 +345,45 @@ def test_every_config_is_covered():
     assert len(ALL_CONFIGS) == len(top_level) >= 100
     assert not any('_base_' in c for c in ALL_CONFIGS)
     skipped = sorted(set(ALL_CONFIGS) - set(CONFIGS))
-    assert len(skipped) == 33, skipped
+    assert len(skipped) == 33 + 8, skipped
     for name in skipped:  # each has the two configs that cover it
-        method, data = BASELINE.match(name).groups()
-        assert f'kd_r34_r18_{data}.py' in CONFIGS
-        assert f'{method}_r34_r18w8_rsscn7_cpu.py' in CONFIGS
+        if BASELINE.match(name):
+            method, data = BASELINE.match(name).groups()
+            assert f'kd_r34_r18_{data}.py' in CONFIGS
+            assert f'{method}_r34_r18w8_rsscn7_cpu.py' in CONFIGS
+        else:
+            method, data = DET_BASELINE.match(name).groups()
+            assert f'dynkd_retinanet_r50_r18_{data}.py' in CONFIGS
+            assert f'{method}_retinanet_r50_r18_airbus.py' in CONFIGS
 
 
-@pytest.mark.parametrize('name', sorted(set(ALL_CONFIGS) - set(CONFIGS)))
+@pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
+                                  if DET_BASELINE.match(c)])
+def test_det_baseline_configs_are_dynkd_with_other_losses(name):
+    """A detection baseline's DOTA / NWPU VHR-10 config is dynamic KD's
+    config of the dataset with the method's loss instead of GD/ISD/TSA -
+    the loss its Airbus config trains with."""
+    from mmengine.config import Config
+    method, data = DET_BASELINE.match(name).groups()
+
+    def load(config):
+        return Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
+
+    cfg = load(name)
+    dynkd = load(f'dynkd_retinanet_r50_r18_{data}.py')
+    airbus = load(f'{method}_retinanet_r50_r18_airbus.py')
+    assert cfg.pop(f'{method}_loss') == airbus[f'{method}_loss']
+    assert (cfg['model'].pop('gd'), cfg['model'].pop('isd'),
+            cfg['model'].pop('tsa')) == (None, None, None)
+    assert cfg['model'].pop('distill_losses') == \
+        airbus['model']['distill_losses']
+    for key in ('gd', 'isd', 'tsa', 'distill_losses'):
+        dynkd['model'].pop(key, None)
+    assert cfg == dynkd
+
+
+@pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
+                                  if BASELINE.match(c)])
 def test_baseline_configs_are_kd_with_other_losses(name):
     """A baseline's paper-dataset config is the KD config of the dataset
     with the method's losses (its _base_/distill file's; CRD adds the

@@ -294,3 +294,28 @@ def test_isd_tsa_refused_for_other_heads():
     with pytest.raises(NotImplementedError, match='Set isd=None'):
         DynamicDetDistiller(student=_r18(teacher), teacher=teacher,
                             allow_random_teacher=True)
+
+
+@pytest.mark.parametrize('method', ['fgd', 'pkd', 'cwd', 'mgd'])
+def test_feature_baseline_next_to_gd_isd_tsa(method):
+    """A detection baseline as a distill loss next to GD/ISD/TSA, built
+    from its config entry under the mmdet scope."""
+    import os.path as osp
+
+    cfg = Config.fromfile(osp.join(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+        'configs', '_base_', 'distill', f'det_{method}.py'))
+    teacher = _model('retinanet/retinanet_r50_fpn_1x_coco.py')
+    model = DynamicDetDistiller(
+        student=_r18(teacher), teacher=teacher, teacher_ckpt=None,
+        allow_random_teacher=True,
+        distill_losses={f'loss_{method}': cfg[f'{method}_loss']})
+    model.train()
+    losses = model(**model.data_preprocessor(_batch(), True), mode='loss')
+    assert {'loss_gd', 'loss_isd', f'loss_{method}'} <= set(losses)
+    loss = losses[f'loss_{method}']
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    grads = [p.grad for p in model.student.neck.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in model.teacher.model.parameters())

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 from mmdet.models.dense_heads import AnchorHead, FCOSHead, NASFCOSHead
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from ...utils.progress import training_progress
@@ -94,7 +95,12 @@ class DynamicDetDistiller(BaseDistiller):
         isd: ISD settings (``tau_w`` 1, ``loss_weight`` 1) or None.
         tsa: TSA settings (``gamma_max`` 1, ``eta`` 1) or None.
         distill_losses: extra losses wired as in :class:`BaseDistiller`
-            (sources ``student.<module>``, ``teacher.<module>``).
+            (sources ``student.<module>``, ``teacher.<module>``, e.g.
+            ``'student.neck'`` for the FPN levels, and ``'gt_bboxes'``
+            (the batch's boxes, a list of (n_i, 4) xyxy tensors in input
+            pixels) and ``'batch_input_shape'`` (the padded input's
+            (H, W))): the feature baselines (FGD, PKD, CWD, MGD), alone
+            (``gd=isd=tsa=None``) or next to GD/ISD/TSA.
 
     ISD and TSA need per-positive losses from the head's own assigner:
     implemented for anchor-based dense heads (RetinaNet), FCOS and the
@@ -103,7 +109,7 @@ class DynamicDetDistiller(BaseDistiller):
     student's RoIs); other heads are refused with ISD/TSA.
     """
 
-    BUILTIN_SOURCES = ()
+    BUILTIN_SOURCES = ('gt_bboxes', 'batch_input_shape')
     DEFAULT_INPUTS = ()
 
     def __init__(self, student: dict, teacher: Optional[dict] = None,
@@ -202,7 +208,9 @@ class DynamicDetDistiller(BaseDistiller):
                 losses.update(student.loss(inputs, data_samples))
         if self.gd is not None:
             losses['loss_gd'] = self._gd_loss(feats, t_feats, data_samples)
-        losses.update(self.compute_distill_losses({}))
+        losses.update(self.compute_distill_losses({
+            'gt_bboxes': gt_boxes(data_samples),
+            'batch_input_shape': tuple(inputs.shape[-2:])}))
         return losses
 
     def _two_stage_losses(self, feats, t_feats, data_samples):
@@ -227,8 +235,7 @@ class DynamicDetDistiller(BaseDistiller):
     def _gd_loss(self, feats, t_feats, data_samples) -> Tensor:
         cfg = dict(self.gd)
         weight = cfg.pop('loss_weight', 1.0)
-        boxes: List[Tensor] = [s.gt_instances.bboxes for s in data_samples]
-        boxes = [getattr(b, 'tensor', b) for b in boxes]
+        boxes = gt_boxes(data_samples)
         shape = data_samples[0].metainfo['batch_input_shape']
         strides = level_strides(shape, feats)
         total = feats[0].new_zeros(())
@@ -236,3 +243,8 @@ class DynamicDetDistiller(BaseDistiller):
                                         strides):
             total = total + gd_level_loss(conn(fs), ft, boxes, stride, **cfg)
         return weight * total
+
+
+def gt_boxes(data_samples) -> List[Tensor]:
+    """The ground-truth boxes of each image, (n_i, 4) xyxy tensors."""
+    return [get_box_tensor(s.gt_instances.bboxes) for s in data_samples]

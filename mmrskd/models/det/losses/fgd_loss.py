@@ -11,6 +11,8 @@ from torch import Tensor
 
 from .fgd_context import GlobalContext
 
+Shape = Tuple[float, float]
+
 
 def fgd_attention(feat: Tensor, temp: float) -> Tuple[Tensor, Tensor]:
     """``A^S = HW softmax_hw(mean_c |F| / T)`` (N, H, W) and ``A^C = C
@@ -22,8 +24,8 @@ def fgd_attention(feat: Tensor, temp: float) -> Tuple[Tensor, Tensor]:
     return spatial.view(n, h, w), channel
 
 
-def fgd_masks(boxes: Sequence[Tensor], image_shapes: Sequence[Tuple[float,
-              float]], like: Tensor) -> Tuple[Tensor, Tensor]:
+def fgd_masks(boxes: Sequence[Tensor], image_shapes: Sequence[Shape],
+              like: Tensor) -> Tuple[Tensor, Tensor]:
     """Foreground ``M S`` and background ``(1 - M) / N_bg`` maps (N, H, W)
     for maps shaped as ``like``, as the official code: a box scaled by
     ``(H / img_h, W / img_w)`` covers the cells ``floor(y1)..ceil(y2)`` x
@@ -64,7 +66,7 @@ def fgd_focal_terms(fs: Tensor, ft: Tensor, fg: Tensor, bg: Tensor,
     return fg_loss, bg_loss, at_loss
 
 
-def _image_shapes(shape, n: int) -> List[Tuple[float, float]]:
+def _image_shapes(shape, n: int) -> List[Shape]:
     s = torch.as_tensor(shape, dtype=torch.float64)
     s = s.expand(n, 2) if s.shape == (2, ) else s
     if s.shape != (n, 2) or not bool((s > 0).all()):
@@ -96,6 +98,10 @@ class FGDLoss(nn.Module):
     ``img_shape`` list as ``batch_input_shape`` to reproduce it. Boxes
     outside the map are clipped (the official slicing wraps negative
     indices). Maps are cast to the learned parts' dtype (float32).
+
+    Args: ``student_channels``, ``teacher_channels`` (256, 256),
+    ``num_levels`` (5), ``temp`` (T), ``alpha_fgd``, ``beta_fgd``,
+    ``gamma_fgd``, ``lambda_fgd`` (alpha, beta, gamma, lambda above).
     """
 
     def __init__(self, student_channels: int = 256,
