@@ -1,7 +1,7 @@
 """What every mmrskd distiller shares: the frozen teacher with its own
 input normalisation, and the distillation-loss table with its input wiring
 (docs/methods.md, "Distiller")."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.model import BaseModel

@@ -6,11 +6,12 @@ mdistiller (github.com/megvii-research/mdistiller, ``AT.py``) is the same
 plus pooling of maps of different size."""
 from typing import Sequence, Tuple, Union
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
+
+from .utils import float_maps
 
 Feats = Union[Tensor, Sequence[Tensor]]
 
@@ -82,7 +83,7 @@ class ATLoss(nn.Module):
         self.loss_weight = loss_weight
 
     def forward(self, student_feat: Feats, teacher_feat: Feats) -> Tensor:
-        s_feats, t_feats = _as_list(student_feat), _as_list(teacher_feat)
+        s_feats, t_feats = float_maps(student_feat), float_maps(teacher_feat)
         if len(s_feats) != len(t_feats) or not s_feats:
             raise ValueError(f'ATLoss: got {len(s_feats)} student and '
                              f'{len(t_feats)} teacher maps; they must pair '
@@ -93,10 +94,3 @@ class ATLoss(nn.Module):
                     'ATLoss: maps must be (N, C, H, W) with the same N, got '
                     f'{tuple(fs.shape)} and {tuple(ft.shape)}.')
         return self.loss_weight * at_loss(s_feats, t_feats, self.p)
-
-
-def _as_list(feats: Feats) -> list:
-    """A map or a sequence of maps as a list; half precision -> float32."""
-    feats = [feats] if isinstance(feats, Tensor) else list(feats)
-    return [f.float() if f.dtype in (torch.float16, torch.bfloat16) else f
-            for f in feats]

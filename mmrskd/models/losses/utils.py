@@ -78,3 +78,11 @@ def standardize(logits: Tensor, eps: float = 1e-7) -> Tensor:
     std = torch.where(var > 0, var.clamp_min(tiny).sqrt(),
                       torch.zeros_like(var))
     return centred / (std + eps)
+
+
+def float_maps(feats) -> list:
+    """A map or a sequence of maps (e.g. FPN levels) as a list, half
+    precision cast to float32 (losses computed in float32 under --amp)."""
+    feats = [feats] if isinstance(feats, Tensor) else list(feats)
+    return [f.float() if f.dtype in (torch.float16, torch.bfloat16) else f
+            for f in feats]

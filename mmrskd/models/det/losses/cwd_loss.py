@@ -4,13 +4,14 @@ https://github.com/irfanICMLL/TorchDistiller (``SemSeg-distill``,
 ``CriterionCWD``); mmrazor's ``ChannelWiseDivergence``
 (https://github.com/open-mmlab/mmrazor, ``mmrazor/models/losses/cwd.py``,
 ``configs/distill/mmdet/cwd``) is the same loss, used on FPN levels."""
-from typing import List, Sequence, Union
+from typing import Sequence, Union
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
+
+from ...losses.utils import float_maps
 
 Feats = Union[Tensor, Sequence[Tensor]]
 
@@ -96,7 +97,7 @@ class CWDLoss(nn.Module):
                            connector_relu) for _ in range(num_levels))
 
     def forward(self, student_feats: Feats, teacher_feats: Feats) -> Tensor:
-        s, t = _as_levels(student_feats), _as_levels(teacher_feats)
+        s, t = float_maps(student_feats), float_maps(teacher_feats)
         if len(s) != len(t) or not s:
             raise ValueError(f'CWDLoss: got {len(s)} student and {len(t)} '
                              'teacher levels; they must pair one to one (at '
@@ -137,10 +138,3 @@ def _check_level(i: int, fs: Tensor, ft: Tensor, cs: int, ct: int,
             f'CWDLoss: level {i} student has {fs.size(1)} channels, the '
             f'teacher {ft.size(1)}; set student_channels and '
             'teacher_channels to add 1x1 conv connectors.')
-
-
-def _as_levels(feats: Feats) -> List[Tensor]:
-    """A map or a sequence of maps as a list; half precision -> float32."""
-    feats = [feats] if isinstance(feats, Tensor) else list(feats)
-    return [f.float() if f.dtype in (torch.float16, torch.bfloat16) else f
-            for f in feats]

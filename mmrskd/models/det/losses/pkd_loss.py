@@ -3,13 +3,15 @@ Framework for Object Detectors via Pearson Correlation Coefficient, NeurIPS
 2022 (arXiv 2207.02039). Reference code followed: mmrazor
 (https://github.com/open-mmlab/mmrazor, ``mmrazor/models/losses/pkd_loss.py``
 and ``configs/distill/mmdet/pkd``), the authors' release."""
-from typing import List, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor
+
+from ...losses.utils import float_maps
 
 Feats = Union[Tensor, Sequence[Tensor]]
 
@@ -110,7 +112,7 @@ class PKDLoss(nn.Module):
         self.resize_stu = resize_stu
 
     def forward(self, student_feats: Feats, teacher_feats: Feats) -> Tensor:
-        s, t = _as_levels(student_feats), _as_levels(teacher_feats)
+        s, t = float_maps(student_feats), float_maps(teacher_feats)
         if len(s) != len(t) or not s:
             raise ValueError(f'PKDLoss: got {len(s)} student and {len(t)} '
                              'teacher levels; they must pair one to one (at '
@@ -126,10 +128,3 @@ class PKDLoss(nn.Module):
                     f'the teacher {ft.size(1)}; PKD pairs channels one to '
                     'one and has no connector (as mmrazor).')
         return self.loss_weight * pkd_loss(s, t, self.resize_stu)
-
-
-def _as_levels(feats: Feats) -> List[Tensor]:
-    """A map or a sequence of maps as a list; half precision -> float32."""
-    feats = [feats] if isinstance(feats, Tensor) else list(feats)
-    return [f.float() if f.dtype in (torch.float16, torch.bfloat16) else f
-            for f in feats]
