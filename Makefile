@@ -10,7 +10,7 @@ env:
 	bash tools/setup_env.sh .venv
 	touch $(ENV_STAMP)
 
-$(ENV_STAMP): requirements/runtime.txt setup.py
+$(ENV_STAMP): requirements/runtime.txt requirements/tests.txt requirements/deploy.txt setup.py
 	bash tools/setup_env.sh .venv
 	touch $(ENV_STAMP)
 

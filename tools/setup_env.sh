@@ -40,7 +40,7 @@ if ! "$VPY" -c "import torch, torchvision; assert torch.__version__.startswith('
   log "installing torch $TORCH_VER / torchvision $TV_VER"
   pip_ install -q "torch==$TORCH_VER" "torchvision==$TV_VER"
 fi
-pip_ install -q numpy "mmengine==$(pin mmengine)" -r requirements/tests.txt
+pip_ install -q numpy "mmengine==$(pin mmengine)" -r requirements/tests.txt -r requirements/deploy.txt
 
 PYTAG=$("$VPY" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
 WDIR="$CACHE/mmcv-$MMCV_VER-$PYTAG-torch$TORCH_VER"
