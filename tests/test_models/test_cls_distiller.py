@@ -289,3 +289,57 @@ def test_a_list_of_sources_reaches_the_loss_as_a_tuple(teacher_ckpt):
     with pytest.raises(KeyError, match='unknown source "stuff"'):
         distiller(teacher_ckpt, dict(loss_at=dict(
             type='ATLoss', inputs=[['stuff'], ['teacher.backbone.layer4']])))
+
+
+def test_two_views_feed_logit_losses_and_sum_the_cross_entropy(teacher_ckpt):
+    """views=2 (a MultiView pipeline): each loss reads its view's logits,
+    the student's cross-entropy is the sum over the views; both collate
+    layouts (pseudo_collate: views per sample; default_collate: one stacked
+    batch per view) give the same losses."""
+    model = distiller(teacher_ckpt, dict(
+        loss_w=dict(type='_RecordingLoss'),
+        loss_s=dict(type='_RecordingLoss', inputs=[
+            'student.logits.view1', 'teacher.logits.view1', 'labels'])),
+        views=2)
+    model.train()
+    weak, strong = batch(seed=1), batch(seed=2)
+    samples = weak['data_samples']
+    per_sample = dict(inputs=[[a, b] for a, b in zip(weak['inputs'],
+                                                     strong['inputs'])],
+                      data_samples=samples)
+    _RecordingLoss.seen.clear()
+    data = model.data_preprocessor(per_sample, True)
+    assert isinstance(data['inputs'], list) and len(data['inputs']) == 2
+    losses = model(**data, mode='loss')
+    (zs_w, zt_w, _), (zs_s, zt_s, _) = _RecordingLoss.seen[-2:]
+    single = model.student.data_preprocessor
+    x_w = single(dict(inputs=weak['inputs'], data_samples=samples),
+                 True)['inputs']
+    x_s = single(dict(inputs=strong['inputs'], data_samples=samples),
+                 True)['inputs']
+    with torch.no_grad():
+        ref_s = model.student.head(model.student.extract_feat(x_s))
+        ref_t = model.teacher.model.head(model.teacher.model.extract_feat(
+            x_s))
+        ce = sum(model.student.head._get_loss(
+            model.student.head(model.student.extract_feat(x)),
+            samples)['loss'] for x in (x_w, x_s))
+    assert torch.allclose(zs_s, ref_s, atol=1e-5)
+    assert torch.allclose(zt_s, ref_t, atol=1e-5)
+    assert not torch.allclose(zs_w, zs_s)
+    assert losses['loss'].item() == pytest.approx(ce.item(), rel=1e-5)
+    stacked = dict(inputs=[torch.stack(weak['inputs']),
+                           torch.stack(strong['inputs'])],
+                   data_samples=samples)
+    again = model(**model.data_preprocessor(stacked, True), mode='loss')
+    assert again['loss'].item() == pytest.approx(losses['loss'].item(),
+                                                 rel=1e-5)
+    # feature sources, or view sources without views, are refused
+    with pytest.raises(ValueError, match='multi-view training'):
+        distiller(teacher_ckpt, dict(loss_f=dict(
+            type='_RecordingLoss', inputs=['student.backbone.layer4'])),
+            views=2)
+    with pytest.raises(ValueError, match='views=1'):
+        distiller(teacher_ckpt, dict(loss_f=dict(
+            type='KDLoss', inputs=['student.logits.view1',
+                                   'teacher.logits.view1', 'labels'])))

@@ -16,7 +16,8 @@ batch 64. Teacher ResNet-34 (trained once, seed 0); students an
 eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
 and beta 2), ISDM (KD-term weight 4 and 1), ISDM without instance
 scaling / without the dynamic margin, the post-DKD logit baselines (DIST,
-NKD, MLKD, CTKD, WTTM) and KD / DKD with logit standardization, each with
+NKD, MLKD single-view and two-view, CTKD, WTTM) and KD / DKD with logit
+standardization, each with
 every seed of ``--seeds`` (the training seed; the split does not change;
 ``--methods`` picks students).
 
@@ -91,6 +92,10 @@ PROTOCOL = dict(
           for key, label in (('dist', 'DIST'), ('nkd', 'NKD'),
                              ('mlkd', 'MLKD (single view)'),
                              ('ctkd', 'CTKD'), ('wttm', 'WTTM'))],
+        # two views per image: the online teacher (a cache holds one view)
+        dict(key='mlkd-strong', label='MLKD, weak + strong views',
+             config='configs/mlkd-strong_r34_r18w8_rsscn7_cpu.py',
+             online_teacher=True),
         # logit standardization with the paper's recipe: base T 2, weight 9
         dict(key='kd_ls', label='KD + logit standardization',
              config='configs/kd_r34_r18w8_rsscn7_cpu.py',
@@ -125,14 +130,14 @@ def data_options(data_root: str) -> List[str]:
             for split in ('train', 'val', 'test')]
 
 
-def cache_options(cache: Optional[dict], distiller: bool) -> List[str]:
+def cache_options(cache: Optional[dict], reads_cache: bool) -> List[str]:
     """The ``--cfg-options`` of a run that shares ``cache`` (``dict(path,
     augment_seed)``; None: no cache): the augmentation seed for every run,
-    the cache path for distillers."""
+    the cache path for the distillers that read it."""
     if cache is None:
         return []
     out = [f'train_dataloader.sampler.augment_seed={cache["augment_seed"]}']
-    if distiller:
+    if reads_cache:
         out.append(f'model.teacher_cache.path={cache["path"]}')
     return out
 
@@ -505,7 +510,8 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                 run_one(run, seed, osp.join(work_dir, name),
                         protocol['epochs'], data_root, python,
                         teacher_ckpt if distiller else None,
-                        extra=cache_options(cache, distiller))
+                        extra=cache_options(cache, distiller and not
+                                            run.get('online_teacher')))
             _report(protocol, work_dir, report, argv)
     return _report(protocol, work_dir, report, argv)[0]
 

@@ -7,6 +7,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from .base_distiller import BaseDistiller, build_student, flat_sources
+from .multi_view import MultiViewDataPreprocessor
 from .teacher import count_classes
 
 
@@ -76,13 +77,21 @@ class ClsDistiller(BaseDistiller):
             under the replayed augmentation) instead of running it; the
             teacher is then never built. ``teacher_cfg`` / ``teacher_ckpt``,
             when given, are checked against the cache's manifest.
+        views: augmented views per training image (a ``MultiView``
+            transform in the training pipeline, e.g. MLKD's weak and strong
+            views). The student's cross-entropy is summed over the views;
+            the logits of view 0 are ``'student.logits'`` /
+            ``'teacher.logits'``, those of view 1 ``'student.logits.view1'``
+            / ``'teacher.logits.view1'`` (and so on). Logit losses only.
         data_preprocessor: the student's data preprocessor (mmengine's
             Runner fills it from the config's top-level one).
     """
 
     BUILTIN_SOURCES = ('student.logits', 'teacher.logits', 'labels',
                        'sample_idx', 'student.classifier',
-                       'teacher.classifier')
+                       'teacher.classifier',
+                       *(f'{who}.logits.view{v}' for v in range(1, 8)
+                         for who in ('student', 'teacher')))
     ONLINE_TEACHER_SOURCES = ('teacher.classifier', )
     DEFAULT_INPUTS = BUILTIN_SOURCES[:3]
 
@@ -96,6 +105,7 @@ class ClsDistiller(BaseDistiller):
                  allow_random_teacher: bool = False,
                  teacher_precision: str = 'fp32',
                  teacher_cache: Optional[dict] = None,
+                 views: int = 1,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student_model = build_student(student, data_preprocessor, MODELS)
@@ -104,9 +114,37 @@ class ClsDistiller(BaseDistiller):
                          teacher_data_preprocessor, allow_random_teacher,
                          teacher_precision, teacher_cache,
                          init_cfg=init_cfg)
+        self.views = int(views)
+        self._check_views()
+        if self.views > 1:
+            self.data_preprocessor = MultiViewDataPreprocessor(
+                self.data_preprocessor, self.views)
+
+    def _check_views(self) -> None:
+        """Multi-view training: logit sources only, online teacher; the
+        sources of views 1.. only with that many views."""
+        used = {s for inputs in self.loss_inputs.values()
+                for s in flat_sources(inputs)}
+        view_sources = {s for s in used if '.logits.view' in s}
+        if self.views == 1 and not view_sources:
+            return
+        allowed = set(self.DEFAULT_INPUTS) | {
+            f'{who}.logits.view{v}' for v in range(1, self.views)
+            for who in ('student', 'teacher')}
+        if not 1 < self.views <= 8 or used - allowed or \
+                self.teacher_cache is not None:
+            raise ValueError(
+                f'views={self.views}: multi-view training (2 to 8 views) '
+                f'takes logit losses on {sorted(allowed)} and the online '
+                f'teacher; got sources {sorted(used - allowed)}'
+                + (' and a teacher_cache' if self.teacher_cache is not None
+                   else '') + '.')
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              teacher_inputs: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        if isinstance(inputs, (list, tuple)):
+            return self._multi_view_loss(inputs, data_samples,
+                                         teacher_inputs)
         student = self.student
         logits = student.head(student.extract_feat(inputs))
         losses = student.head._get_loss(logits, data_samples)
@@ -122,6 +160,26 @@ class ClsDistiller(BaseDistiller):
             'labels': batch_labels(data_samples),
             **self._requested_sources(data_samples, logits.device),
         }))
+        return losses
+
+    def _multi_view_loss(self, views: List[Tensor], data_samples,
+                         teacher_views: Optional[List[Tensor]]) -> Dict:
+        """Student and teacher on every view; the cross-entropy summed over
+        the views (as MLKD's official code); view v's logits as sources."""
+        student = self.student
+        t_views = teacher_views or views
+        sources = {'labels': batch_labels(data_samples)}
+        losses: Dict[str, Tensor] = {}
+        for v, (x, t_x) in enumerate(zip(views, t_views)):
+            logits = student.head(student.extract_feat(x))
+            for k, val in student.head._get_loss(logits,
+                                                 data_samples).items():
+                losses[k] = losses[k] + val if k in losses else val
+            suffix = f'.view{v}' if v else ''
+            sources['student.logits' + suffix] = logits
+            sources['teacher.logits' + suffix] = self.teacher(
+                lambda m, t: m.head(m.extract_feat(t)), t_x)
+        losses.update(self.compute_distill_losses(sources))
         return losses
 
     def _requested_sources(self, data_samples, device) -> Dict:
