@@ -185,33 +185,55 @@ def run_one(run: dict, seed: int, work_dir: str, epochs: int,
     if teacher_ckpt is not None:
         options.append(f'model.teacher_ckpt={teacher_ckpt}')
     final = trained or osp.join(work_dir, f'epoch_{epochs}.pth')
+    wall = _train(run, seed, work_dir, final, options, python)
+    metrics = _test(run, work_dir, final, options, python)
+    result = dict(key=run['key'], seed=seed, config=run['config'],
+                  options=run.get('options', []), extra=extra or [],
+                  top1=metrics['accuracy/top1'],
+                  top5=metrics['accuracy/top5'], wall_seconds=wall)
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=2)
+    log(f'{run["key"]} seed {seed}: top-1 {result["top1"]:.2f}')
+    return result
+
+
+def _train(run: dict, seed: int, work_dir: str, final: str,
+           options: List[str], python: str) -> Optional[float]:
+    """``tools/train.py`` until ``final`` exists (resuming from the last
+    checkpoint); returns the wall seconds of all its sessions."""
     wall_file = osp.join(work_dir, 'wall_seconds.json')
     wall = None
     if osp.isfile(wall_file):
         with open(wall_file) as f:
             wall = json.load(f)
-    if not osp.isfile(final):
-        cmd = [python, 'tools/train.py', run['config'], '--work-dir',
-               work_dir]
-        if _last_checkpoint(work_dir):
-            cmd.append('--resume')
-            log(f'resuming {run["key"]} seed {seed} from '
-                f'{_last_checkpoint(work_dir)}')
-        else:
-            log(f'training {run["key"]} seed {seed}')
-        cmd += ['--cfg-options', *options]
-        t0, wall = time.time(), wall or 0.0
-        with open(osp.join(work_dir, 'run.log'), 'a') as out:
-            proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT)
-        wall += time.time() - t0
-        with open(wall_file, 'w') as f:
-            json.dump(wall, f)
-        if proc.returncode != 0 or not osp.isfile(final):
-            raise RuntimeError(
-                f'{run["key"]} seed {seed} failed (exit {proc.returncode}); '
-                f'see {osp.join(work_dir, "run.log")}. Run the script again '
-                'to resume it.')
+    if osp.isfile(final):
+        return wall
+    cmd = [python, 'tools/train.py', run['config'], '--work-dir', work_dir]
+    if _last_checkpoint(work_dir):
+        cmd.append('--resume')
+        log(f'resuming {run["key"]} seed {seed} from '
+            f'{_last_checkpoint(work_dir)}')
+    else:
+        log(f'training {run["key"]} seed {seed}')
+    cmd += ['--cfg-options', *options]
+    t0, wall = time.time(), wall or 0.0
+    with open(osp.join(work_dir, 'run.log'), 'a') as out:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
+                              stderr=subprocess.STDOUT)
+    wall += time.time() - t0
+    with open(wall_file, 'w') as f:
+        json.dump(wall, f)
+    if proc.returncode != 0 or not osp.isfile(final):
+        raise RuntimeError(
+            f'{run["key"]} seed {seed} failed (exit {proc.returncode}); '
+            f'see {osp.join(work_dir, "run.log")}. Run the script again '
+            'to resume it.')
+    return wall
+
+
+def _test(run: dict, work_dir: str, final: str, options: List[str],
+          python: str) -> Dict:
+    """``tools/test.py`` on ``final``; returns its metrics."""
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     cmd = [python, 'tools/test.py', run['config'], final, '--work-dir',
            osp.join(work_dir, 'test'), '--out', metrics_file, '--out-item',
@@ -223,15 +245,7 @@ def run_one(run: dict, seed: int, work_dir: str, epochs: int,
         raise RuntimeError(f'testing {final} failed; see '
                            f'{osp.join(work_dir, "test.log")}')
     with open(metrics_file) as f:
-        metrics = json.load(f)
-    result = dict(key=run['key'], seed=seed, config=run['config'],
-                  options=run.get('options', []), extra=extra or [],
-                  top1=metrics['accuracy/top1'],
-                  top5=metrics['accuracy/top5'], wall_seconds=wall)
-    with open(result_file, 'w') as f:
-        json.dump(result, f, indent=2)
-    log(f'{run["key"]} seed {seed}: top-1 {result["top1"]:.2f}')
-    return result
+        return json.load(f)
 
 
 def summarise(values: List[float]) -> str:
@@ -294,80 +308,83 @@ def reproduce_args(argv: List[str], seeds: List[int]) -> List[str]:
 
 def write_report(protocol: dict, results: Dict[str, List[dict]],
                  seeds: List[int], path: str, argv: List[str]) -> str:
-    """Markdown with mean ± sample std over the finished seeds."""
-    alone = {r['seed']: r['top1'] for r in results.get('alone', [])}
-    kd = {r['seed']: r['top1'] for r in results.get('kd', [])}
-    lines = [
-        '# Benchmarks',
-        '',
-        '## Accuracy on real data: ' + protocol['name'],
-        '',
+    """Markdown with mean ± sample std over the finished seeds: the rows of
+    the runs that finished, and the command and configs that made them."""
+    shown = [run for run in [protocol['teacher']] + protocol['students']
+             if results.get(run['key']) or run['key'] == 'teacher']
+    lines = [_header(protocol['name'], results, seeds), '',
+             *_table(shown, results), '',
+             *_reproduce(protocol, shown, seeds, argv)]
+    text = '\n'.join(lines) + '\n'
+    if path:
+        _write_section(path, text)
+    return text
+
+
+def _header(name: str, results: Dict[str, List[dict]],
+            seeds: List[int]) -> str:
+    return (
+        f'## Accuracy on real data: {name}\n\n'
         'Written by `tools/analysis/run_rs_benchmark.py` (the protocol is in '
-        'its docstring); machine: '
-        f'{_cpu_name()}, {os.cpu_count()} cores, no GPU, Python '
-        f'{platform.python_version()}. Seeds finished: '
+        f'its docstring); machine: {_cpu_name()}, {os.cpu_count()} cores, '
+        f'no GPU, Python {platform.python_version()}. Seeds finished: '
         f'{", ".join(map(str, seeds)) or "none"} (per method: the "seeds" '
         'column); mean ± sample standard deviation over them. The test set '
         'is the same 560 images in every run (1 image = 0.18 points). '
         '"vs alone" and "vs KD" are the per-seed differences in top-1 to '
         'the student alone and to KD (same seed): mean ± std [95 % '
         "confidence interval of the mean, Student's t]; an interval that "
-        'excludes 0 is a significant difference.' + _cache_note(results),
-        '',
-        '| model | seeds | top-1 (%) | top-5 (%) | vs alone | vs KD | '
-        'per-seed top-1 | wall min/run |',
-        '|---|---|---|---|---|---|---|---|',
-    ]
-    runs = [protocol['teacher']] + protocol['students']
+        'excludes 0 is a significant difference.' + _cache_note(results))
+
+
+def _table(runs: List[dict], results: Dict[str, List[dict]]) -> List[str]:
+    alone = {r['seed']: r['top1'] for r in results.get('alone', [])}
+    kd = {r['seed']: r['top1'] for r in results.get('kd', [])}
+    lines = ['| model | seeds | top-1 (%) | top-5 (%) | vs alone | vs KD | '
+             'per-seed top-1 | wall min/run |',
+             '|---|---|---|---|---|---|---|---|']
     for run in runs:
         rs = sorted(results.get(run['key'], []), key=lambda r: r['seed'])
-        if not rs and run['key'] != 'teacher':
-            continue  # not run yet (its command is listed below)
         top1 = [r['top1'] for r in rs]
-        top5 = [r['top5'] for r in rs]
         vs_alone = per_seed_diffs(rs, alone) \
             if run['key'] not in ('alone', 'teacher') else []
         vs_kd = per_seed_diffs(rs, kd) \
             if run['key'] not in ('alone', 'teacher', 'kd') else []
         walls = [r['wall_seconds'] for r in rs if r['wall_seconds']]
-        wall = statistics.mean(walls) / 60 if walls else None
+        wall = f'{statistics.mean(walls) / 60:.1f}' if walls else '-'
         lines.append(
             f'| {run["label"]} | {len(rs)} | {summarise(top1)} | '
-            f'{summarise(top5)} | '
-            f'{paired(vs_alone)} | {paired(vs_kd)} | '
-            f'{", ".join(f"{v:.2f}" for v in top1) or "-"} | '
-            f'{f"{wall:.1f}" if wall is not None else "-"} |')
-    lines += [
-        '',
+            f'{summarise([r["top5"] for r in rs])} | {paired(vs_alone)} | '
+            f'{paired(vs_kd)} | '
+            f'{", ".join(f"{v:.2f}" for v in top1) or "-"} | {wall} |')
+    return lines
+
+
+def _reproduce(protocol: dict, runs: List[dict], seeds: List[int],
+               argv: List[str]) -> List[str]:
+    students = [r['key'] for r in runs if r['key'] != 'teacher']
+    methods = [] if len(students) == len(protocol['students']) else \
+        ['--methods', *students]
+    lines = [
         'Reproduce (resumable; safe to leave running in the background):',
-        '',
-        '```bash',
+        '', '```bash',
         'python tools/analysis/run_rs_benchmark.py '
-        + ' '.join(reproduce_args(argv, seeds)),
-        '```',
-        '',
+        + ' '.join(reproduce_args(argv, seeds) + methods), '```', '',
         'To use several cores, start the same command once per core with '
         '`OMP_NUM_THREADS=1`: the copies share the work dir and each run is '
-        'trained by one of them.',
-        '',
+        'trained by one of them.', '',
         'Without `--teacher-ckpt` the script trains the teacher itself '
         '(`tools/train.py ' + protocol['teacher']['config'] + '`, seed 0); '
         'with it, that checkpoint (trained by the same command) is tested '
-        'and used.',
-        '',
+        'and used.', '',
         'Each run is `tools/train.py CONFIG --cfg-options randomness.seed=S` '
         'with the configs below, then `tools/test.py` on its final '
-        'checkpoint:',
-        '',
-    ]
+        'checkpoint:', '']
     for run in runs:
         opts = ' '.join(run.get('options', []))
         lines.append(f'- {run["label"]}: `{run["config"]}`'
                      + (f' `{opts}`' if opts else ''))
-    text = '\n'.join(lines[2:]) + '\n'
-    if path:
-        _write_section(path, text)
-    return text
+    return lines
 
 
 def _cache_note(results: Dict[str, List[dict]]) -> str:
