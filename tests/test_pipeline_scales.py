@@ -22,7 +22,7 @@ CONFIGS = sorted(
 
 #: transforms that leave the spatial size as it is
 KEEP_SIZE = {'LoadImageFromFile', 'RandomFlip', 'PackInputs', 'ColorJitter',
-             'RandomGrayscale', 'Normalize'}
+             'RandomGrayscale', 'Normalize', 'RandAugment', 'Cutout'}
 CROPS = {'RandomCrop', 'CenterCrop', 'RandomResizedCrop'}
 
 Size = Optional[Tuple[int, int]]
@@ -35,11 +35,21 @@ def _pair(value) -> Tuple[int, int]:
 def scales(pipeline: Sequence[dict]) -> Tuple[Size, Size]:
     """``(scale before the crop, final size)`` of a pipeline, as (w, h);
     None = the image's own size (no resize)."""
-    before: Size = None
-    crop: Size = None
+    before, crop = _walk(pipeline, None, None)
+    return before, crop or before
+
+
+def _walk(pipeline: Sequence[dict], before: Size,
+          crop: Size) -> Tuple[Size, Size]:
+    """(scale before the crop, crop) after ``pipeline``; the views of a
+    MultiView transform must agree."""
     for t in pipeline:
         kind = t['type']
-        if kind == 'Resize' and crop is None:
+        if kind == 'MultiView':
+            views = {_walk(v, before, crop) for v in t['transforms']}
+            assert len(views) == 1, f'views of different sizes: {t}'
+            before, crop = views.pop()
+        elif kind == 'Resize' and crop is None:
             assert t.get('scale') and not t.get('keep_ratio'), t
             before = _pair(t['scale'])
         elif kind in CROPS and crop is None:
@@ -47,7 +57,7 @@ def scales(pipeline: Sequence[dict]) -> Tuple[Size, Size]:
         elif kind not in KEEP_SIZE:
             raise AssertionError(f'unknown spatial transform {t}: teach '
                                  'tests/test_pipeline_scales.py about it')
-    return before, crop or before
+    return before, crop
 
 
 def _classification_configs():

@@ -12,6 +12,13 @@ def np_softmax(z):
     e = np.exp(z - z.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
+def _build(cfg):
+    """Build from mmdet's registry whatever default scope an earlier test
+    left (a classification test leaves 'mmpretrain')."""
+    with MODELS.switch_scope_and_registry('mmdet') as registry:
+        return registry.build(cfg)
+
+
 
 def np_cwd(s_levels, t_levels, tau=1.0, weight=1.0):
     """Paper: tau^2 / C * sum_c KL(phi(yT_c) || phi(yS_c)), phi the softmax
@@ -149,10 +156,10 @@ def test_half_precision_under_autocast(s_dtype, channels):
 
 
 def test_builds_from_registry_with_defaults():
-    loss = MODELS.build(dict(type='CWDLoss'))
+    loss = _build(dict(type='CWDLoss'))
     assert loss.tau == 1.0 and loss.loss_weight == 1.0
     assert loss.connectors is None
-    loss = MODELS.build(dict(type='CWDLoss', student_channels=128))
+    loss = _build(dict(type='CWDLoss', student_channels=128))
     assert len(loss.connectors) == 5
     assert loss.connectors[0][0].in_channels == 128
     assert loss.connectors[0][0].out_channels == 256

@@ -18,6 +18,13 @@ def np_softmax(x, axis):
     e = np.exp(x - x.max(axis, keepdims=True))
     return e / e.sum(axis, keepdims=True)
 
+def _build(cfg):
+    """Build from mmdet's registry whatever default scope an earlier test
+    left (a classification test leaves 'mmpretrain')."""
+    with MODELS.switch_scope_and_registry('mmdet') as registry:
+        return registry.build(cfg)
+
+
 
 def ref_attention(f, t):
     n, c, h, w = f.shape
@@ -289,11 +296,11 @@ def test_fgd_finite_for_extreme_maps():
 
 # ------------------------------------------------------------ arguments
 def test_fgd_registry_defaults():
-    loss = MODELS.build(dict(type='FGDLoss'))
+    loss = _build(dict(type='FGDLoss'))
     assert loss.temp == 0.5 and loss.num_levels == 5 and loss.align is None
     assert loss.weights == (0.001, 0.0005, 0.0005, 0.000005)
     assert isinstance(loss.context_s[4], GlobalContext)
-    assert MODELS.build(dict(type='FGDLoss', student_channels=128)).align \
+    assert _build(dict(type='FGDLoss', student_channels=128)).align \
         is not None
 
 

@@ -13,6 +13,13 @@ def np_norm(f, eps=1e-6):
     std = f.std((0, 2, 3), ddof=1, keepdims=True)
     return (f - mean) / (std + eps)
 
+def _build(cfg):
+    """Build from mmdet's registry whatever default scope an earlier test
+    left (a classification test leaves 'mmpretrain')."""
+    with MODELS.switch_scope_and_registry('mmdet') as registry:
+        return registry.build(cfg)
+
+
 
 def np_bilinear(f, size):
     """Bilinear resize, half-pixel centres (align_corners=False)."""
@@ -167,7 +174,7 @@ def test_half_precision_student(s_dtype):
 
 
 def test_builds_from_registry_with_defaults():
-    loss = MODELS.build(dict(type='PKDLoss'))
+    loss = _build(dict(type='PKDLoss'))
     assert loss.loss_weight == 1.0 and loss.resize_stu is True
 
 
