@@ -7,13 +7,15 @@ import torch
 
 
 def cls_batch(n: int, size: int, num_classes: int, seed: int = 0) -> dict:
-    """``n`` uint8 images of ``size`` px with mmpretrain ``DataSample`` labels."""
+    """``n`` uint8 images of ``size`` px with mmpretrain ``DataSample`` labels
+    and dataset indices (``sample_idx`` 0..n-1, as PackInputs packs)."""
     from mmpretrain.structures import DataSample
     g = torch.Generator().manual_seed(seed)
     inputs = [torch.randint(0, 256, (3, size, size), generator=g,
                             dtype=torch.uint8) for _ in range(n)]
     labels = torch.randint(0, num_classes, (n,), generator=g)
-    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(int(y))
+               for i, y in enumerate(labels)]
     return dict(inputs=inputs, data_samples=samples)
 
 
