@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 from mmrskd import analysis
-from mmrskd.models.losses.isdm_loss import InstanceScaler
+from mmrskd.models.losses.isdm_terms import InstanceScaler
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -85,10 +85,10 @@ def isdm_checkpoints(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('fig')
     torch.manual_seed(0)
     teacher = MODELS.build(Config.fromfile(
-        osp.join(ROOT, 'configs/resnet34_demo.py')).model)
+        osp.join(ROOT, 'configs/demo/resnet34_demo.py')).model)
     t_path = tmp / 'teacher.pth'
     torch.save({'state_dict': teacher.state_dict()}, t_path)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/isdm_r34_r18_demo.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/isdm_r34_r18_demo.py'))
     cfg.model.teacher_ckpt = str(t_path)
     distiller = MODELS.build(cfg.model)
     torch.nn.init.constant_(
@@ -110,7 +110,8 @@ def test_figure_tool_writes_png(figure, models, demo_scenes, tmp_path,
             '--tsne-iters', '100', '--cfg-options',
             f'test_dataloader.dataset.data_root={demo_scenes}']
     for i in range(models):
-        argv += ['--model', f'ISDM{i}', 'configs/isdm_r34_r18_demo.py', d_path]
+        argv += ['--model', f'ISDM{i}', 'configs/demo/isdm_r34_r18_demo.py',
+                 d_path]
     result = distill_figures.main(argv)
     img = cv2.imread(str(out))
     assert img.shape == (400, 400 * (2 * 2 if figure == 'soft-labels'
@@ -132,8 +133,9 @@ def test_figure_tool_errors_name_the_model(demo_scenes, tmp_path,
     common = ['--out', str(tmp_path / 'x.png'), '--cfg-options',
               f'test_dataloader.dataset.data_root={demo_scenes}']
     with pytest.raises(FileNotFoundError, match='--model A: checkpoint'):
-        distill_figures.main(['tsne', '--model', 'A', 'configs/'
+        distill_figures.main(['tsne', '--model', 'A', 'configs/demo/'
                               'resnet18_demo.py', 'missing.pth'] + common)
     with pytest.raises(ValueError, match='needs a distiller config'):
         distill_figures.main(['correlation', '--model', 'T',
-                              'configs/resnet34_demo.py', t_path] + common)
+                              'configs/demo/resnet34_demo.py', t_path]
+                             + common)

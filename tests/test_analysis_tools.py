@@ -4,11 +4,11 @@ from tools.analysis import model_complexity
 
 
 def test_model_complexity_of_plain_and_distiller_configs(capsys):
-    rows = model_complexity.main(['configs/resnet18_demo.py', '--shape',
+    rows = model_complexity.main(['configs/demo/resnet18_demo.py', '--shape',
                                   '64', '64'])
     assert rows[0][0] == 'model'
     assert rows[0][1] == pytest.approx(11.18e6, rel=0.01)  # ResNet-18, 6 cls
-    rows = model_complexity.main(['configs/kd_r34_r18_demo.py', '--shape',
+    rows = model_complexity.main(['configs/demo/kd_r34_r18_demo.py', '--shape',
                                   '64', '64'])
     (_, s_params, s_flops), (_, t_params, t_flops) = rows
     assert t_params / s_params == pytest.approx(21.29 / 11.18, rel=0.01)
@@ -23,7 +23,7 @@ def test_benchmark_distill_reports_ratios_against_the_limit(tmp_path):
     from tools.analysis import benchmark_distill
     out = tmp_path / 'bench.json'
     result = benchmark_distill.main([
-        'configs/kd_r34_r18_demo.py', 'configs/isdm_r34_r18_demo.py',
+        'configs/demo/kd_r34_r18_demo.py', 'configs/demo/isdm_r34_r18_demo.py',
         '--batch-size', '4', '--size', '32', '--iters', '2', '--warmup', '1',
         '--threads', '1', '--out', str(out), '--memory'])
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
@@ -43,8 +43,9 @@ def test_benchmark_distill_reports_ratios_against_the_limit(tmp_path):
 def test_benchmark_distill_runs_a_detection_distiller():
     from tools.analysis import benchmark_distill
     result = benchmark_distill.main([
-        'configs/dynkd_retinanet_r50_r18_airbus.py', '--batch-size', '1',
-        '--size', '64', '--iters', '1', '--warmup', '0', '--threads', '1'])
+        'configs/airbus/dynkd_retinanet_r50_r18_airbus.py',
+        '--batch-size', '1', '--size', '64', '--iters', '1', '--warmup', '0',
+        '--threads', '1'])
     row = result['rows'][0]
     # timings are reported, never asserted beyond being measured
     assert min(row['student_s'], row['teacher_s'], row['distill_s']) > 0
@@ -55,4 +56,5 @@ def test_benchmark_distill_refuses_a_plain_model():
     from tools.analysis import benchmark_distill
     with pytest.raises(ValueError, match='resnet18_demo.py: model.type is '
                        'ImageClassifier, not a distiller'):
-        benchmark_distill.main(['configs/resnet18_demo.py', '--iters', '1'])
+        benchmark_distill.main(['configs/demo/resnet18_demo.py', '--iters',
+                                '1'])

@@ -12,7 +12,7 @@ from .test_tools import ROOT, _opts, _run  # noqa: F401
 @pytest.fixture(scope='module')
 def teacher(demo_scenes, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('teacher'))
-    _run('tools/train.py', 'configs/resnet34_demo.py', '--work-dir', work,
+    _run('tools/train.py', 'configs/demo/resnet34_demo.py', '--work-dir', work,
          *_opts(demo_scenes, 1))
     return osp.join(work, 'epoch_1.pth')
 
@@ -20,8 +20,8 @@ def teacher(demo_scenes, tmp_path_factory):
 @pytest.fixture(scope='module')
 def distilled(teacher, demo_scenes, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('isdm'))
-    _run('tools/train.py', 'configs/isdm_r34_r18_demo.py', '--work-dir', work,
-         *_opts(demo_scenes, 1),
+    _run('tools/train.py', 'configs/demo/isdm_r34_r18_demo.py', '--work-dir',
+         work, *_opts(demo_scenes, 1),
          f'model.teacher_ckpt={teacher}')
     return work
 
@@ -43,13 +43,13 @@ def test_exported_student_tests_with_plain_student_config(
     assert not any(k.startswith(('student.', 'distill_losses.'))
                    for k in state)
     out = osp.join(distilled, 'plain.json')
-    _run('tools/test.py', 'configs/resnet18_demo.py', exported,
+    _run('tools/test.py', 'configs/demo/resnet18_demo.py', exported,
          '--work-dir', distilled, '--out', out, '--out-item', 'metrics',
          *_opts(demo_scenes, 1))
     plain = json.load(open(out))
     # the same student through the distiller config (teacher never built)
     out2 = osp.join(distilled, 'distill.json')
-    _run('tools/test.py', 'configs/isdm_r34_r18_demo.py',
+    _run('tools/test.py', 'configs/demo/isdm_r34_r18_demo.py',
          osp.join(distilled, 'epoch_1.pth'), '--work-dir', distilled,
          '--out', out2, '--out-item', 'metrics', *_opts(demo_scenes, 1),
          'model.teacher_ckpt=/nonexistent/teacher.pth')
@@ -57,7 +57,7 @@ def test_exported_student_tests_with_plain_student_config(
 
 
 def test_distiller_resume(distilled, teacher, demo_scenes):
-    proc = _run('tools/train.py', 'configs/isdm_r34_r18_demo.py',
+    proc = _run('tools/train.py', 'configs/demo/isdm_r34_r18_demo.py',
                 '--work-dir', distilled, '--resume', *_opts(demo_scenes, 2),
                 f'model.teacher_ckpt={teacher}')
     assert 'resumed epoch: 1' in proc.stdout + proc.stderr
@@ -68,11 +68,11 @@ def test_missing_teacher_tells_to_train_it(demo_scenes, tmp_path):
     import subprocess
     import sys
     proc = subprocess.run(
-        [sys.executable, 'tools/train.py', 'configs/isdm_r34_r18_demo.py',
+        [sys.executable, 'tools/train.py', 'configs/demo/isdm_r34_r18_demo.py',
          '--work-dir', str(tmp_path), *_opts(demo_scenes, 1),
          'model.teacher_ckpt=/nonexistent/t.pth'],
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert ('Teacher checkpoint "/nonexistent/t.pth" does not exist. Train '
-            'the teacher first (`python tools/train.py configs/'
+            'the teacher first (`python tools/train.py configs/demo/'
             'resnet34_demo.py`)') in proc.stderr

@@ -267,7 +267,7 @@ def e22(tmp_path):
 
 
 def e24(tmp_path):
-    _train('configs/resnet18_demo.py', '--resume',
+    _train('configs/demo/resnet18_demo.py', '--resume',
            str(tmp_path / 'epoch_9.pth'))
 
 

@@ -1,16 +1,17 @@
 """Every shipped config trains and tests through tools/train.py and
 tools/test.py on small data in its dataset's real on-disk layout.
 
-Parametrised over the top-level files of configs/, so a new config is
-covered automatically. Each config is loaded as a user's file would be,
-pointed at generated data under a path with spaces (scene folders with the
-official class names and non-square images of different sizes, NWPU VHR-10
-as it ships, unsplit DOTA and the output of ``dota_split.py`` /
-``dota_to_cls.py``, the Airbus sample through ``airbus_to_dota.py``),
-shrunk to a small input scale (aspect-preserving resizes stay so, so
-detection batches hold images of different sizes), trained for one epoch
-of exactly 2 iterations of batch 2, and tested; distillers get a teacher
-checkpoint in mmengine Runner's format built from their ``teacher_cfg``.
+Parametrised over the files of configs/ and its sub-folders (``_base_``
+aside), so a new config is covered automatically. Each config is loaded as
+a user's file would be, pointed at generated data under a path with spaces
+(scene folders with the official class names and non-square images of
+different sizes, NWPU VHR-10 as it ships, unsplit DOTA and the output of
+``dota_split.py`` / ``dota_to_cls.py``, the Airbus sample through
+``airbus_to_dota.py``), shrunk to a small input scale (aspect-preserving
+resizes stay so, so detection batches hold images of different sizes),
+trained for one epoch of exactly 2 iterations of batch 2, and tested;
+distillers get a teacher checkpoint in mmengine Runner's format built from
+their ``teacher_cfg``.
 """
 import functools
 import glob
@@ -34,8 +35,11 @@ from mmrskd.testing.checkpoints import save_runner_checkpoint
 from mmrskd.testing.demo_scenes import make_demo_scenes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-ALL_CONFIGS = sorted(osp.basename(p)
-                     for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+#: paths relative to configs/ (``rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py``)
+ALL_CONFIGS = sorted(
+    osp.relpath(p, osp.join(ROOT, 'configs'))
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                       recursive=True) if '_base_' not in p)
 #: the baselines on the paper datasets are the KD config of that dataset
 #: with the method's distill_losses (checked by
 #: test_baseline_configs_are_kd_with_other_losses); KD's config covers the
@@ -308,7 +312,7 @@ def small_config(name: str, tree: DataTree, teacher_ckpts,
         holder.score_thr = 0.0
     if cfg.model.get('teacher_cfg'):
         cfg.model.teacher_ckpt = teacher_ckpts(cfg.model.teacher_cfg)
-    path = osp.join(work_dir, name)
+    path = osp.join(work_dir, osp.basename(name))
     cfg.dump(path)
     return path, cfg
 
@@ -348,8 +352,14 @@ def expected_metrics(cfg: Config) -> Dict[str, tuple]:
 
 # -------------------------------------------------------------- tests --- #
 def test_every_config_is_covered():
-    top_level = glob.glob(osp.join(ROOT, 'configs', '*.py'))
-    assert len(ALL_CONFIGS) == len(top_level) >= 100
+    from pathlib import Path
+    configs = Path(ROOT, 'configs')  # counted another way than the glob
+    assert set(ALL_CONFIGS) == {
+        str(p.relative_to(configs)) for p in configs.rglob('*.py')
+        if '_base_' not in p.relative_to(configs).parts}
+    # the sub-folders' configs are covered too
+    assert {'rsscn7_cpu', 'airbus', 'demo'} <= {osp.dirname(c)
+                                                for c in ALL_CONFIGS}
     assert not any('_base_' in c for c in ALL_CONFIGS)
     skipped = sorted(set(ALL_CONFIGS) - set(CONFIGS))
     assert len(skipped) == 33 + 8 + 2, skipped
@@ -360,11 +370,11 @@ def test_every_config_is_covered():
         elif BASELINE.match(name):
             method, data = BASELINE.match(name).groups()
             assert f'kd_r34_r18_{data}.py' in CONFIGS
-            assert f'{method}_r34_r18w8_rsscn7_cpu.py' in CONFIGS
+            assert f'rsscn7_cpu/{method}_r34_r18w8_rsscn7_cpu.py' in CONFIGS
         else:
             method, data = DET_BASELINE.match(name).groups()
             assert f'dynkd_retinanet_r50_r18_{data}.py' in CONFIGS
-            assert f'{method}_retinanet_r50_r18_airbus.py' in CONFIGS
+            assert f'airbus/{method}_retinanet_r50_r18_airbus.py' in CONFIGS
 
 
 @pytest.mark.parametrize('name', sorted(VGG_RSOD))
@@ -409,7 +419,7 @@ def test_det_baseline_configs_are_dynkd_with_other_losses(name):
 
     cfg = load(name)
     dynkd = load(f'dynkd_retinanet_r50_r18_{data}.py')
-    airbus = load(f'{method}_retinanet_r50_r18_airbus.py')
+    airbus = load(f'airbus/{method}_retinanet_r50_r18_airbus.py')
     assert cfg.pop(f'{method}_loss') == airbus[f'{method}_loss']
     assert (cfg['model'].pop('gd'), cfg['model'].pop('isd'),
             cfg['model'].pop('tsa')) == (None, None, None)

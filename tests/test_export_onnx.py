@@ -15,8 +15,8 @@ from mmrskd.apis.export_onnx import (build_student, export_onnx, ort_session,
 from mmrskd.utils.state_dict import CheckpointReadError
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PLAIN = osp.join(ROOT, 'configs', 'resnet18_demo.py')
-DISTILL = osp.join(ROOT, 'configs', 'kd_r34_r18_demo.py')
+PLAIN = osp.join(ROOT, 'configs', 'demo', 'resnet18_demo.py')
+DISTILL = osp.join(ROOT, 'configs', 'demo', 'kd_r34_r18_demo.py')
 CLASSES = ['farm', 'forest', 'harbor', 'lake', 'road', 'town']
 
 
@@ -108,7 +108,7 @@ def test_rgb_input_and_softmax_output(student):
 
 
 def test_input_size_comes_from_the_test_pipeline(student, tmp_path):
-    cfg = cli.load_config(osp.join(ROOT, 'configs',
+    cfg = cli.load_config(osp.join(ROOT, 'configs', 'rsscn7_cpu',
                                    'isdm_r34_r18w8_rsscn7_cpu.py'))
     assert pipeline_input_size(cfg) == (64, 64)  # Resize 72, CenterCrop 64
     assert pipeline_input_size(cli.load_config(

@@ -8,7 +8,7 @@ import pytest
 from tools.analysis import latency
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
-                  'kd_r34_r18_demo.py')
+                  'demo', 'kd_r34_r18_demo.py')
 
 
 def test_latency_table_of_a_distiller_config(tmp_path, capsys):

@@ -16,7 +16,9 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CLS_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
+CLS_CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p)
 
 
 def readme_options():
@@ -71,7 +73,7 @@ class _ValSpy(Hook):
 
 def _runner(demo_scenes, tmp_path, options, epochs):
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/kd_r34_r18_demo.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/kd_r34_r18_demo.py'))
     teacher = tmp_path / 'teacher.pth'
     torch.manual_seed(0)
     torch.save({'state_dict': MODELS.build(

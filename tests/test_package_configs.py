@@ -24,7 +24,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOWNSTREAM_ISDM = """
 _base_ = ['mmrskd::isdm_r34_r18_nwpu.py']
 train_cfg = dict(max_epochs=3)
-model = dict(distill_losses=dict(loss_isdm=dict(loss_weight=2.0)))
+model = dict(distill_losses=dict(loss_isdm=dict(kd_weight=2.0)))
 """
 DOWNSTREAM_DATASET = """
 _base_ = ['mmrskd::_base_/datasets/nwpu_8-2.py']
@@ -40,7 +40,7 @@ data = Config.fromfile(sys.argv[2])
 import mmrskd
 print(json.dumps(dict(
     mmrskd_file=mmrskd.__file__, type=isdm.model.type,
-    loss_weight=isdm.model.distill_losses.loss_isdm.loss_weight,
+    kd_weight=isdm.model.distill_losses.loss_isdm.kd_weight,
     temperature=isdm.model.distill_losses.loss_isdm.temperature,
     max_epochs=isdm.train_cfg.max_epochs,
     val_interval=isdm.train_cfg.val_interval,
@@ -69,7 +69,7 @@ def downstream(tmp_path):
 
 def _check_summary(out: dict, configs_dir: str) -> None:
     assert out['type'] == 'ClsDistiller'
-    assert out['loss_weight'] == 2.0 and out['temperature'] == 4.0
+    assert out['kd_weight'] == 2.0 and out['temperature'] == 4.0
     assert out['max_epochs'] == 3 and out['val_interval'] == 5
     assert out['num_classes'] == 45
     assert out['teacher_cfg'] == osp.join(configs_dir, 'resnet34_nwpu.py')
@@ -100,8 +100,10 @@ def test_scope_resolves_to_the_checkout_configs(downstream, monkeypatch,
 
 def test_scope_gives_the_same_config_as_the_path(tmp_path):
     """No `_scope_` tag or other difference: inheriting by scope is loading
-    the file itself (top-level config and `_base_` file)."""
+    the file itself (top-level config, sub-folder config and `_base_`
+    file)."""
     for name in ('isdm_r34_r18_nwpu.py', 'dynkd_retinanet_r50_r18_dota.py',
+                 'rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py',
                  '_base_/datasets/nwpu_vhr10_det.py'):
         child = tmp_path / (osp.basename(name) + '.child.py')
         child.write_text(f"_base_ = ['mmrskd::{name}']\n")

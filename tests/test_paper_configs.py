@@ -1,6 +1,8 @@
 """The papers' configs run as the README says, on a fake dataset laid out
 exactly like the real one (official folder names, 256 px images)."""
+import math
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -50,7 +52,14 @@ def test_paper_config_trains_on_official_layout(config, dataset, size,
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
-    assert 'loss_' in log and 'accuracy/top1' in log
+    # the student's CE and every distillation loss of the config are
+    # logged as finite numbers, and the test split was scored
+    for key in ['loss', *cfg.model.distill_losses]:
+        values = re.findall(rf'\s{key}: (\S+)', log)
+        assert values, (key, log[-2000:])
+        assert all(math.isfinite(float(v)) for v in values), (key, values)
+    top1 = [float(v) for v in re.findall(r'accuracy/top1: (\S+)', log)]
+    assert top1 and all(0 <= v <= 100 for v in top1), top1
     if config.startswith('dft'):
         # the chosen-transform histogram reaches mmengine's log
         assert 'flip_align/identity' in log

@@ -18,7 +18,9 @@ from mmengine.registry import init_default_scope
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+    osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**',
+                                                     '*.py'), recursive=True)
+    if '_base_' not in p)
 
 #: transforms that leave the spatial size as it is
 KEEP_SIZE = {'LoadImageFromFile', 'RandomFlip', 'PackInputs', 'ColorJitter',
@@ -73,7 +75,7 @@ CLS_CONFIGS = dict(_classification_configs())
 
 def test_classification_configs_found():
     assert len(CLS_CONFIGS) >= 40
-    assert 'configs/resnet18w8_rsscn7_cpu.py' in CLS_CONFIGS
+    assert 'configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py' in CLS_CONFIGS
 
 
 @pytest.mark.parametrize('path', list(CLS_CONFIGS))
@@ -87,8 +89,8 @@ def test_test_pipeline_matches_the_training_scale(path):
 
 
 @pytest.mark.parametrize('path', [
-    'configs/resnet18_nwpu.py', 'configs/resnet18w8_rsscn7_cpu.py',
-    'configs/resnet18_dota.py', 'configs/resnet18_demo.py',
+    'configs/resnet18_nwpu.py', 'configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py',
+    'configs/resnet18_dota.py', 'configs/demo/resnet18_demo.py',
     'configs/dkd_vgg16_gghost_aid.py'
 ])
 def test_pipelines_give_the_same_size(path, tmp_path):

@@ -10,6 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmrskd  # noqa: F401  (resolves mmrskd:: in _base_, as the README says)
+from mmrskd.utils.model_config import config_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -30,10 +31,10 @@ def test_add_your_own_loss_example(tmp_path):
         cfg = Config.fromfile(str(tmp_path / 'my_config.py'))
         cfg.model.teacher_ckpt = None
         cfg.model.allow_random_teacher = True
-        cfg.model.teacher_cfg = osp.join(ROOT, 'configs', 'resnet34_demo.py')
+        cfg.model.teacher_cfg = osp.join(ROOT, 'configs', 'demo',
+                                         'resnet34_demo.py')
         cfg.model.student.head.num_classes = 6
-        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(config_model(cfg))
     finally:
         sys.path.remove(str(tmp_path))
     data = model.data_preprocessor(dict(

@@ -59,7 +59,7 @@ def _cfg(config, data_root, work_dir, epochs, teacher=None, **extra):
 @pytest.fixture(scope='module')
 def teacher_ckpt(tmp_path_factory):
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/resnet34_demo.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/resnet34_demo.py'))
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('t') / 'teacher.pth'
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, path)
@@ -67,7 +67,8 @@ def teacher_ckpt(tmp_path_factory):
 
 
 def _nan_cfg(demo_scenes, tmp_path, teacher_ckpt, action):
-    cfg = _cfg('kd_r34_r18_demo.py', demo_scenes, tmp_path, 2, teacher_ckpt)
+    cfg = _cfg('demo/kd_r34_r18_demo.py', demo_scenes, tmp_path, 2,
+               teacher_ckpt)
     cfg.model.distill_losses.loss_boom = dict(type='_NaNAtIterLoss', at=6)
     cfg.default_hooks.nan_guard.action = action
     return cfg
@@ -130,7 +131,8 @@ class _KillInSecondEpoch(Hook):
 def _shipped_loaders(cfg):
     """The dataloaders as tools/train.py runs the shipped config: its
     workers (2), persistent workers on."""
-    shipped = Config.fromfile(osp.join(ROOT, 'configs/isdm_r34_r18_demo.py'))
+    shipped = Config.fromfile(
+        osp.join(ROOT, 'configs/demo/isdm_r34_r18_demo.py'))
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(split) is not None:
             cfg[split].num_workers = shipped[split].num_workers
@@ -148,8 +150,8 @@ def test_exact_resume_matches_uninterrupted_run(demo_scenes, tmp_path,
     shipped loaders (2 persistent workers), training ends with bit-identical
     weights, optimizer state and ISDM scaler."""
     def cfg(work):
-        return _shipped_loaders(_cfg('isdm_r34_r18_demo.py', demo_scenes,
-                                     work, 2, teacher_ckpt))
+        return _shipped_loaders(_cfg('demo/isdm_r34_r18_demo.py',
+                                     demo_scenes, work, 2, teacher_ckpt))
 
     full = tmp_path / 'full'
     Runner.from_cfg(cfg(full)).train()
@@ -177,10 +179,10 @@ def test_exact_resume_matches_uninterrupted_run(demo_scenes, tmp_path,
 def test_resume_from_another_configs_checkpoint(demo_scenes, tmp_path,
                                                 teacher_ckpt):
     kd = tmp_path / 'kd'
-    Runner.from_cfg(_cfg('kd_r34_r18_demo.py', demo_scenes, kd, 1,
+    Runner.from_cfg(_cfg('demo/kd_r34_r18_demo.py', demo_scenes, kd, 1,
                          teacher_ckpt)).train()
     proc = subprocess.run(
-        [sys.executable, 'tools/train.py', 'configs/isdm_r34_r18_demo.py',
+        [sys.executable, 'tools/train.py', 'configs/demo/isdm_r34_r18_demo.py',
          '--work-dir', str(tmp_path / 'isdm'), '--resume',
          str(kd / 'epoch_1.pth'), '--cfg-options',
          f'model.teacher_ckpt={teacher_ckpt}',
@@ -189,7 +191,7 @@ def test_resume_from_another_configs_checkpoint(demo_scenes, tmp_path,
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert (f'Cannot resume from "{kd}/epoch_1.pth": it is not a checkpoint'
-            ' of configs/isdm_r34_r18_demo.py') in proc.stderr
+            ' of configs/demo/isdm_r34_r18_demo.py') in proc.stderr
     assert 'distill_losses.loss_isdm.scaler' in proc.stderr
 
 
@@ -200,7 +202,7 @@ def _two_processes(demo_scenes, teacher_ckpt, script, *args, port,
     env = dict(__import__('os').environ, PYTHONPATH=ROOT)
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         f'--master_port={port}', script, 'configs/kd_r34_r18_demo.py',
+         f'--master_port={port}', script, 'configs/demo/kd_r34_r18_demo.py',
          '--launcher', 'pytorch', *args, '--cfg-options',
          f'model.teacher_ckpt={teacher_ckpt}',
          f'train_dataloader.dataset.data_root={demo_scenes}',
@@ -223,7 +225,7 @@ def test_two_process_training_on_cpu(demo_scenes, tmp_path, teacher_ckpt):
     env = dict(__import__('os').environ, PORT='29611')
     online = tmp_path / 'online'
     proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', 'configs/kd_r34_r18_demo.py', '2',
+        ['bash', 'tools/dist_train.sh', 'configs/demo/kd_r34_r18_demo.py', '2',
          '--work-dir', str(online), '--cfg-options',
          f'model.teacher_ckpt={teacher_ckpt}',
          f'train_dataloader.dataset.data_root={demo_scenes}',
@@ -247,7 +249,7 @@ def test_two_process_training_on_cpu(demo_scenes, tmp_path, teacher_ckpt):
         port=29612)
     assert 'rows to compute on rank 1/2' in cache_log
     from tests.test_teacher_cache import _tool
-    _tool().main([str(ROOT + '/configs/kd_r34_r18_demo.py'), '--out',
+    _tool().main([str(ROOT + '/configs/demo/kd_r34_r18_demo.py'), '--out',
                   str(single), '--dtype', 'fp32', '--variants', 'off',
                   '--num-workers', '0', '--cfg-options',
                   f'model.teacher_ckpt={teacher_ckpt}',

@@ -15,11 +15,11 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROTOCOL = dict(
     name='demo scenes, 1 epoch',
     teacher=dict(key='teacher', label='teacher ResNet-34',
-                 config='configs/resnet34_demo.py'),
+                 config='configs/demo/resnet34_demo.py'),
     students=[
         dict(key='alone', label='student alone',
-             config='configs/resnet18_demo.py'),
-        dict(key='kd', label='KD', config='configs/kd_r34_r18_demo.py',
+             config='configs/demo/resnet18_demo.py'),
+        dict(key='kd', label='KD', config='configs/demo/kd_r34_r18_demo.py',
              options=['model.distill_losses.loss_kd.temperature=2.0']),
     ],
     epochs=1)
@@ -80,7 +80,7 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     h = 12.706 * sd / 2 ** 0.5  # t(0.975, df 1) * sd / sqrt(n)
     assert f'| {m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}] | - |' in row
     assert f'| {kd[0]:.2f}, {kd[1]:.2f} |' in row
-    assert '`configs/kd_r34_r18_demo.py`' in report
+    assert '`configs/demo/kd_r34_r18_demo.py`' in report
     assert 'from one cache' in report and 'augmentation seed 3' in report
 
 
@@ -149,8 +149,12 @@ def test_paired_differences_and_t_quantiles():
 def _fake_run_one(run, seed, work_dir, epochs, data_root, python,
                   teacher_ckpt, trained=None, extra=None):
     """run_one without training (the locking around it is under test):
-    the result.json a finished run leaves."""
+    the result.json a finished run leaves (kept if there is one, as
+    run_one keeps it)."""
     os.makedirs(work_dir, exist_ok=True)
+    if osp.isfile(osp.join(work_dir, 'result.json')):
+        with open(osp.join(work_dir, 'result.json')) as f:
+            return json.load(f)
     result = dict(key=run['key'], seed=seed, config=run['config'],
                   options=run.get('options', []), extra=extra or [],
                   top1=50.0 + seed, top5=90.0, wall_seconds=1.0)
@@ -186,3 +190,67 @@ def test_copies_sharing_a_work_dir_skip_a_locked_run(tmp_path, demo_scenes,
     assert bench.reproduce_args(['--seeds', '3', '--methods', 'kd', 'alone',
                                  '--teacher-ckpt', 't.pth'], [0, 7]) == \
         ['--seeds', '0', '7', '--teacher-ckpt', 't.pth']
+
+
+def test_archive_restores_runs_of_the_same_teacher_weights_only(
+        tmp_path, demo_scenes, monkeypatch):
+    """--archive: a new work dir with a teacher of the same weights (another
+    file: other metadata) trains only the missing seeds; a teacher with
+    other weights restores nothing."""
+    import torch
+
+    from tools.analysis import rs_benchmark_archive as archived
+    calls = []
+
+    def counting_run_one(run, seed, work_dir, *a, **k):
+        if not osp.isfile(osp.join(work_dir, 'result.json')):
+            calls.append((run['key'], seed))
+        return _fake_run_one(run, seed, work_dir, *a, **k)
+
+    monkeypatch.setattr(bench, 'run_one', counting_run_one)
+    archive = str(tmp_path / 'archive.json')
+    weights = dict(w=torch.arange(4.), b=torch.zeros(2, dtype=torch.int64))
+    for name, meta in (('t1.pth', 'first'), ('t2.pth', 'second')):
+        torch.save(dict(state_dict=weights, meta=dict(time=meta)),
+                   tmp_path / name)
+    torch.save(dict(state_dict=dict(weights, w=torch.arange(4.) + 1e-6)),
+               tmp_path / 't3.pth')
+    fp = [archived.weights_fingerprint(str(tmp_path / n))
+          for n in ('t1.pth', 't2.pth', 't3.pth')]
+    assert fp[0] == fp[1] != fp[2]
+
+    _run(tmp_path / 'a', demo_scenes, [0, 1],
+         teacher_ckpt=str(tmp_path / 't1.pth'), archive=archive)
+    entries = archived.load(archive)
+    assert sorted((e['key'], e['seed']) for e in entries) == \
+        [('alone', 0), ('alone', 1), ('kd', 0), ('kd', 1)]
+    assert {e['teacher_sha256'] for e in entries} == {fp[0]}
+
+    calls.clear()
+    results = _run(tmp_path / 'b', demo_scenes, [0, 1, 2],
+                   teacher_ckpt=str(tmp_path / 't2.pth'), archive=archive)
+    assert calls == [('teacher', 0), ('alone', 2), ('kd', 2)]
+    assert sorted(r['seed'] for r in results['kd']) == [0, 1, 2]
+    restored = json.loads(
+        (tmp_path / 'b' / 'runs' / 'kd_s1' / 'result.json').read_text())
+    assert restored['restored_from'] == archive
+    assert restored['top1'] == 51.0
+
+    calls.clear()
+    _run(tmp_path / 'c', demo_scenes, [0],
+         teacher_ckpt=str(tmp_path / 't3.pth'), archive=archive)
+    assert calls == [('teacher', 0), ('alone', 0), ('kd', 0)]
+    assert len(archived.load(archive)) == 6 + 2
+
+    # another experiment (other options) of the same teacher: not restored
+    want = dict(key='kd', seed=0, config=PROTOCOL['students'][1]['config'],
+                options=['model.distill_losses.loss_kd.temperature=8.0'],
+                extra=[])
+    assert archived.restore(archive, fp[0], str(tmp_path / 'd'), 1,
+                            {'kd_s0': want}) == []
+    assert archived.restore(archive, fp[0], str(tmp_path / 'd'), 1, {
+        'kd_s0': dict(want, options=PROTOCOL['students'][1]['options'])
+    }) == ['kd_s0']
+    (tmp_path / 'bad.json').write_text('[]')
+    with pytest.raises(ValueError, match='bad.json: not a run archive'):
+        archived.load(str(tmp_path / 'bad.json'))

@@ -32,7 +32,7 @@ def _tool():
 def teacher_ckpt(tmp_path_factory):
     init_default_scope('mmpretrain')
     torch.manual_seed(0)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/resnet34_demo.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/resnet34_demo.py'))
     path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, path)
     return str(path)
@@ -43,7 +43,7 @@ def _cfg_file(tmp_path, demo_scenes, teacher_ckpt, config='kd_r34_r18_demo',
     """The demo config on the generated scenes, 1 epoch, no validation,
     written to a file (as a user's config would be)."""
     init_default_scope('mmpretrain')
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{config}.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'demo', f'{config}.py'))
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[split].dataset.data_root = demo_scenes
         cfg[split].num_workers = 0
@@ -230,7 +230,7 @@ def test_cached_run_resumes_bit_identically(demo_scenes, teacher_ckpt,
 
     def cfg(work):
         return _shipped_loaders(_cfg(
-            'kd_r34_r18_demo.py', demo_scenes, work, 2, teacher_ckpt,
+            'demo/kd_r34_r18_demo.py', demo_scenes, work, 2, teacher_ckpt,
             **{'model.teacher_cache': dict(path=str(cache))}))
 
     Runner.from_cfg(cfg(tmp_path / 'full')).train()

@@ -33,7 +33,7 @@ def _run(*args):
 @pytest.fixture(scope='module')
 def trained(demo_scenes, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('train'))
-    _run('tools/train.py', 'configs/resnet18_demo.py', '--work-dir', work,
+    _run('tools/train.py', 'configs/demo/resnet18_demo.py', '--work-dir', work,
          *_opts(demo_scenes, 1))
     return work
 
@@ -42,7 +42,7 @@ def test_train_one_epoch_then_test_with_out(trained, demo_scenes):
     ckpt = osp.join(trained, 'epoch_1.pth')
     assert osp.isfile(ckpt)
     out = osp.join(trained, 'metrics.json')
-    _run('tools/test.py', 'configs/resnet18_demo.py', ckpt, '--work-dir',
+    _run('tools/test.py', 'configs/demo/resnet18_demo.py', ckpt, '--work-dir',
          trained, '--out', out, '--out-item', 'metrics',
          *_opts(demo_scenes, 1))
     metrics = json.load(open(out))
@@ -50,7 +50,7 @@ def test_train_one_epoch_then_test_with_out(trained, demo_scenes):
     assert 0 <= metrics['accuracy/top1'] <= 100
     # predictions dump
     pred = osp.join(trained, 'pred.pkl')
-    _run('tools/test.py', 'configs/resnet18_demo.py', ckpt, '--work-dir',
+    _run('tools/test.py', 'configs/demo/resnet18_demo.py', ckpt, '--work-dir',
          trained, '--out', pred, *_opts(demo_scenes, 1))
     import pickle
     with open(pred, 'rb') as f:
@@ -60,8 +60,8 @@ def test_train_one_epoch_then_test_with_out(trained, demo_scenes):
 
 
 def test_resume_continues_from_last_checkpoint(trained, demo_scenes):
-    proc = _run('tools/train.py', 'configs/resnet18_demo.py', '--work-dir',
-                trained, '--resume', *_opts(demo_scenes, 2))
+    proc = _run('tools/train.py', 'configs/demo/resnet18_demo.py',
+                '--work-dir', trained, '--resume', *_opts(demo_scenes, 2))
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 1' in log
     assert osp.isfile(osp.join(trained, 'epoch_2.pth'))

@@ -2,9 +2,10 @@
 """Run a distiller config's teacher once over its training set, under the
 replayed augmentation of every epoch, and store its logits.
 
-    python tools/cache_teacher.py configs/kd_r34_r18w8_rsscn7_cpu.py \\
+    python tools/cache_teacher.py \\
+        configs/rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py \\
         --out work_dirs/cache/rsscn7_r34_s0
-    python tools/train.py configs/kd_r34_r18w8_rsscn7_cpu.py \\
+    python tools/train.py configs/rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py \\
         --cfg-options model.teacher_cache.path=work_dirs/cache/rsscn7_r34_s0
     # N processes (each takes every N-th sample):
     python -m torch.distributed.run --nproc_per_node=N tools/cache_teacher.py \

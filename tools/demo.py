@@ -21,10 +21,11 @@ sys.path.insert(0, ROOT)
 #: (row name, config, name of the run whose checkpoint is the teacher),
 #: in training order.
 RUNS = [
-    ('teacher ResNet34', 'configs/resnet34_demo.py', None),
-    ('student ResNet18 alone', 'configs/resnet18_demo.py', None),
-    ('ResNet18 + KD', 'configs/kd_r34_r18_demo.py', 'teacher ResNet34'),
-    ('ResNet18 + ISDM', 'configs/isdm_r34_r18_demo.py', 'teacher ResNet34'),
+    ('teacher ResNet34', 'configs/demo/resnet34_demo.py', None),
+    ('student ResNet18 alone', 'configs/demo/resnet18_demo.py', None),
+    ('ResNet18 + KD', 'configs/demo/kd_r34_r18_demo.py', 'teacher ResNet34'),
+    ('ResNet18 + ISDM', 'configs/demo/isdm_r34_r18_demo.py',
+     'teacher ResNet34'),
 ]
 
 

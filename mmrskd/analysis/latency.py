@@ -23,6 +23,7 @@ from ..apis.export_onnx import (DeployClassifier, build_student, export_graph,
                                 ort_session, pipeline_input_size,
                                 student_model_cfg)
 from ..models.distillers.teacher import teacher_model_cfg
+from ..utils.model_config import is_distiller, models_registry
 
 #: what the FLOP column counts.
 FLOPS_NOTE = ('FLOPs: mmengine.analysis.FlopAnalyzer (the counter of '
@@ -41,7 +42,7 @@ def config_models(cfg: Config) -> List[Tuple[str, DeployClassifier]]:
     distiller gives it), ``[('model', ...)]`` for a plain one."""
     student = DeployClassifier(build_student(cfg)).eval()
     model = cfg.model
-    if not cli.is_distiller(model):
+    if not is_distiller(model):
         return [('model', student)]
     t_cfg = teacher_model_cfg(model.get('teacher'), model.get('teacher_cfg'))
     if model.get('teacher_data_preprocessor') is not None:
@@ -49,7 +50,7 @@ def config_models(cfg: Config) -> List[Tuple[str, DeployClassifier]]:
     elif t_cfg.get('data_preprocessor') is None:
         t_cfg.data_preprocessor = student_model_cfg(cfg).get(
             'data_preprocessor')
-    teacher = cli.models_registry(cfg).build(t_cfg).eval()
+    teacher = models_registry(cfg).build(t_cfg).eval()
     return [('teacher', DeployClassifier(teacher).eval()),
             ('student', student)]
 

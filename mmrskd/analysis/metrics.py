@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..models.losses.isdm_loss import instance_features, scale_soft_label
+from ..models.losses.isdm_terms import instance_features, scale_soft_label
 
 
 def correlation_difference(teacher_logits: Tensor,

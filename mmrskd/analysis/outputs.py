@@ -8,8 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
-from ..apis import cli
-from ..models.distillers.teacher import config_model
+from ..utils.model_config import config_model, models_registry
 
 
 def load_model(cfg: Config, checkpoint: str,
@@ -21,7 +20,7 @@ def load_model(cfg: Config, checkpoint: str,
     model_cfg = config_model(cfg)
     if teacher_ckpt is not None:
         model_cfg.teacher_ckpt = teacher_ckpt
-    model = cli.models_registry(cfg).build(model_cfg)
+    model = models_registry(cfg).build(model_cfg)
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
                     logger='silent')
     return model.eval()

@@ -20,14 +20,14 @@ from torch.utils.data import DataLoader
 from ..datasets.replay import ReplayIndex, ReplayMixin, replay_key
 from ..datasets.variants import pipeline_variants
 from ..datasets.wrappers import unwrap_dataset
-from ..models.distillers.teacher import (Teacher, config_model,
-                                         count_classes, teacher_model_cfg)
+from ..models.distillers.teacher import (Teacher, count_classes,
+                                         teacher_model_cfg)
 from ..models.distillers.teacher_cache import (DTYPES, VERSION,
                                                TeacherCacheError,
                                                open_arrays, read_manifest,
                                                teacher_fingerprint,
                                                write_manifest)
-from .cli import is_distiller, models_registry
+from ..utils.model_config import config_model, is_distiller, models_registry
 
 
 def augment_seed(cfg: Config) -> int:

@@ -13,6 +13,20 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config, ConfigDict
 
+from ..datasets.wrappers import innermost_dataset
+from ..utils.model_config import (is_detection, is_distiller,
+                                  models_registry, with_data_preprocessor)
+from ..utils.state_dict import (check_state_fits, checkpoint_state,
+                                read_checkpoint)
+
+__all__ = [
+    'add_flip_tta', 'build_runner', 'check_resume_checkpoint',
+    'check_writable_dir', 'distributed_run', 'end_distributed',
+    'innermost_dataset', 'is_detection', 'is_distiller', 'load_config',
+    'models_registry', 'set_dataloader_defaults', 'set_work_dir',
+    'to_student_only', 'tool_dataloader_defaults', 'use_gloo_without_gpu'
+]
+
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file, with a clear error when it does not exist."""
@@ -24,20 +38,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-def is_detection(cfg: Config) -> bool:
-    """True for configs that run in mmdet's registry scope."""
-    return cfg.get('default_scope') == 'mmdet'
-
-
-def models_registry(cfg: Config):
-    """mmdet's MODELS for a detection config, mmpretrain's otherwise."""
-    if is_detection(cfg):
-        from mmdet.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    return MODELS
 
 
 def build_runner(cfg: Config):
@@ -169,12 +169,6 @@ def distributed_run():
     end_distributed()
 
 
-def is_distiller(model_cfg: dict) -> bool:
-    """True for the config of an mmrskd distiller (it has a ``student``)."""
-    return 'student' in model_cfg and str(model_cfg.get('type', '')).endswith(
-        'Distiller')
-
-
 def to_student_only(cfg: Config) -> bool:
     """Replace a distiller model config by its student, for testing.
 
@@ -183,10 +177,8 @@ def to_student_only(cfg: Config) -> bool:
     """
     if not is_distiller(cfg.model):
         return False
-    student = ConfigDict(cfg.model.student)
-    if cfg.model.get('data_preprocessor') is not None:
-        student.setdefault('data_preprocessor', cfg.model.data_preprocessor)
-    cfg.model = student
+    cfg.model = with_data_preprocessor(cfg.model.student,
+                                       cfg.model.get('data_preprocessor'))
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h.get('type') != 'ExportStudentHook']
     return True
@@ -206,24 +198,14 @@ def check_resume_checkpoint(runner, cfg: Config, config_path: str) -> None:
     path = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
     if not path or not osp.isfile(path):
         return
-    from ..utils.state_dict import (checkpoint_state, read_checkpoint,
-                                    state_differences)
     state = checkpoint_state(read_checkpoint(path, 'Resume checkpoint'))
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
-    diff = state_differences(model.state_dict(), state)
-    if diff:
-        raise ValueError(
-            f'Cannot resume from "{path}": it is not a checkpoint of '
-            f'{config_path} ({diff.describe(3)}). Resume with the config that '
-            'wrote it, or start a new work dir.')
-
-
-def innermost_dataset(dataset_cfg: dict) -> dict:
-    """Unwrap dataset wrappers (RepeatDataset, ClassBalancedDataset...)."""
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
+    check_state_fits(
+        model, state,
+        f'Cannot resume from "{path}": it is not a checkpoint of '
+        f'{config_path}', 'Resume with the config that wrote it, or start a '
+        'new work dir.', n=3)
 
 
 def add_flip_tta(cfg: Config) -> None:

@@ -9,7 +9,8 @@ from mmengine.logging import MMLogger
 
 from ..utils.path_hint import stripped_spaces_hint
 from .dota_labels import DOTA_V1_CLASSES, DOTA_V15_CLASSES, parse_dota_file
-from .rs_det_base import RSDetDataset, clip_box, find_image, image_size
+from .image_files import find_image, image_size
+from .rs_det_base import RSDetDataset, clip_box
 
 
 @DATASETS.register_module()

@@ -4,12 +4,12 @@ import os.path as osp
 import re
 from typing import List
 
-import numpy as np
 from mmdet.registry import DATASETS
 
 from ..utils.path_hint import stripped_spaces_hint
-from .rs_det_base import RSDetDataset, clip_box, find_image, image_size
-from .split import check_train_ratio
+from .image_files import find_image, image_size, list_images
+from .rs_det_base import RSDetDataset, clip_box
+from .split import check_train_ratio, seeded_split
 
 _LINE = re.compile(r'^\(\s*([-\d.]+)\s*,\s*([-\d.]+)\s*\)\s*,\s*'
                    r'\(\s*([-\d.]+)\s*,\s*([-\d.]+)\s*\)\s*,\s*(\d+)\s*$')
@@ -60,11 +60,11 @@ class NWPUVHR10Dataset(RSDetDataset):
             **kwargs)
 
     def _part(self, names: List[str]) -> List[str]:
-        names = sorted(names)
-        perm = np.random.RandomState(self.split_seed).permutation(len(names))
-        n_train = int(round(len(names) * self.train_ratio))
-        idx = perm[:n_train] if self.split == 'train' else perm[n_train:]
-        return sorted(names[i] for i in idx)
+        """This split's share of ``names`` (:func:`.split.seeded_split`
+        with the int seed ``split_seed``)."""
+        train, test = seeded_split(
+            names, int(round(len(names) * self.train_ratio)), self.split_seed)
+        return train if self.split == 'train' else test
 
     def load_data_list(self) -> List[dict]:
         gt_dir, img_dir = self.ann_file, self.data_prefix['img']
@@ -114,8 +114,7 @@ class NWPUVHR10Dataset(RSDetDataset):
                                   instances=instances))
         if self.with_negatives:
             neg_dir = osp.join(self.data_root, 'negative image set')
-            negs = [osp.basename(p) for p in glob.glob(osp.join(neg_dir, '*'))
-                    if p.lower().endswith(('.jpg', '.png', '.tif'))]
+            negs = list_images(neg_dir) if osp.isdir(neg_dir) else []
             for name in self._part(negs):
                 path = osp.join(neg_dir, name)
                 width, height = image_size(path)

@@ -1,31 +1,8 @@
-"""Shared parts of the remote-sensing detection datasets (mmdet)."""
-import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+"""Shared parts of the remote-sensing detection datasets (mmdet); their
+image files are found and measured by :mod:`.image_files`."""
+from typing import List, Sequence
 
 from mmdet.datasets import BaseDetDataset
-from PIL import Image
-
-IMG_SUFFIXES = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """``(width, height)`` from the image header (no full decode)."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except Exception as exc:  # noqa: BLE001
-        raise RuntimeError(f'Cannot read image "{path}": {exc}') from exc
-
-
-def find_image(folder: str, stem: str,
-               suffixes: Sequence[str] = IMG_SUFFIXES) -> Optional[str]:
-    """The image ``folder/stem.<suffix>`` with any known suffix."""
-    for suffix in suffixes:
-        for cand in (stem + suffix, stem + suffix.upper()):
-            path = osp.join(folder, cand)
-            if osp.isfile(path):
-                return path
-    return None
 
 
 def clip_box(box: Sequence[float], width: int,

@@ -9,11 +9,11 @@ from mmengine.logging import MMLogger
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .image_files import IMG_EXTENSIONS
 from .replay import ReplayMixin
-from .split import (IMG_EXTENSIONS, carve_validation, check_train_ratio,
-                    check_val_ratio, list_class_folders,
-                    match_folders_to_classes, normalize_class_name,
-                    stratified_split)
+from .split import (carve_validation, check_train_ratio, check_val_ratio,
+                    list_class_folders, match_folders_to_classes,
+                    normalize_class_name, stratified_split)
 
 
 class CorruptImageError(RuntimeError):

@@ -19,8 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..utils.path_hint import stripped_spaces_hint
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
+from .image_files import IMG_EXTENSIONS, list_images
 
 
 def normalize_class_name(name: str) -> str:
@@ -30,12 +29,6 @@ def normalize_class_name(name: str) -> str:
     ``BareLand``, ``bare_land`` and ``Bare Land`` all match.
     """
     return re.sub(r'[\s_\-]+', '', name).lower()
-
-
-def _images(folder: str, exts: Sequence[str]) -> List[str]:
-    return sorted(f for f in os.listdir(folder)
-                  if f.lower().endswith(exts) and not f.startswith('.')
-                  and osp.isfile(osp.join(folder, f)))
 
 
 def list_class_folders(data_root: str,
@@ -62,10 +55,11 @@ def list_class_folders(data_root: str,
         path = osp.join(data_root, entry)
         if entry.startswith('.') or not osp.isdir(path):
             continue
-        names = _images(path, exts)
+        names = list_images(path, exts)
         sub = osp.join(path, image_subdir) if image_subdir else None
         if not names and sub and osp.isdir(sub):
-            names = [osp.join(image_subdir, f) for f in _images(sub, exts)]
+            names = [osp.join(image_subdir, f)
+                     for f in list_images(sub, exts)]
         folders[entry] = names
     return folders
 
@@ -79,6 +73,19 @@ def _class_seed(split_seed: int, class_name: str,
     seed = [int(split_seed) & 0xFFFFFFFF,
             zlib.crc32(normalize_class_name(class_name).encode())]
     return seed + [stream] if stream else seed
+
+
+def seeded_split(files: Sequence[str], n_first: int, seed
+                 ) -> Tuple[List[str], List[str]]:
+    """Shuffle the sorted ``files`` with numpy's legacy
+    ``RandomState(seed)`` (an int or a list of words) and cut them after
+    ``n_first``: ``(first part, rest)``, each sorted. The one shuffle of
+    every split mmrskd draws (scene classes, validation shares, the NWPU
+    VHR-10 images)."""
+    files = sorted(files)
+    perm = np.random.RandomState(seed).permutation(len(files))
+    return (sorted(files[i] for i in perm[:n_first]),
+            sorted(files[i] for i in perm[n_first:]))
 
 
 def stratified_split(files_per_class: Dict[str, Sequence[str]],
@@ -103,14 +110,12 @@ def stratified_split(files_per_class: Dict[str, Sequence[str]],
     check_train_ratio(train_ratio)
     train, test = {}, {}
     for name, files in files_per_class.items():
-        files = sorted(files)
         n = len(files)
         n_train = int(round(n * train_ratio))
         if n >= 2:
             n_train = min(max(n_train, 1), n - 1)
-        perm = np.random.RandomState(_class_seed(split_seed, name)).permutation(n)
-        train[name] = sorted(files[i] for i in perm[:n_train])
-        test[name] = sorted(files[i] for i in perm[n_train:])
+        train[name], test[name] = seeded_split(
+            files, n_train, _class_seed(split_seed, name))
     return train, test
 
 
@@ -153,10 +158,8 @@ def carve_validation(train: Dict[str, Sequence[str]],
                 f'{n} images, {len(files)} in the training share, {n_val} '
                 'of them for validation. Lower val_ratio or raise '
                 'train_ratio.')
-        perm = np.random.RandomState(
-            _class_seed(split_seed, name, stream=1)).permutation(len(files))
-        val[name] = sorted(files[i] for i in perm[:n_val])
-        new_train[name] = sorted(files[i] for i in perm[n_val:])
+        val[name], new_train[name] = seeded_split(
+            files, n_val, _class_seed(split_seed, name, stream=1))
     return new_train, val
 
 

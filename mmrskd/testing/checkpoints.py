@@ -22,8 +22,7 @@ def build_config_model(cfg: Config) -> torch.nn.Module:
     """The model of ``cfg`` (with the config's top-level
     ``data_preprocessor``, as the Runner builds it), its weights as the
     constructors leave them: random, like an untrained teacher's."""
-    from mmrskd.apis.cli import models_registry
-    from mmrskd.models.distillers.teacher import config_model
+    from mmrskd.utils.model_config import config_model, models_registry
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         return models_registry(cfg).build(config_model(cfg))
 
@@ -31,7 +30,8 @@ def build_config_model(cfg: Config) -> torch.nn.Module:
 def dataset_classes(cfg: Config) -> Optional[tuple]:
     """The class names of the config's training dataset type (what the
     Runner stores as ``meta.dataset_meta``), or None."""
-    from mmrskd.apis.cli import innermost_dataset, is_detection
+    from mmrskd.datasets.wrappers import innermost_dataset
+    from mmrskd.utils.model_config import is_detection
     if is_detection(cfg):
         from mmdet.registry import DATASETS
     else:

@@ -4,7 +4,7 @@ share."""
 import os.path as osp
 import pickle
 from collections import OrderedDict
-from typing import Dict, List, NamedTuple
+from typing import Dict, List, NamedTuple, Type
 
 import torch
 
@@ -104,10 +104,15 @@ class StateDifferences(NamedTuple):
         return bool(self.missing or self.unexpected or self.shapes)
 
     def describe(self, n: int = 5) -> str:
-        return (f'{len(self.missing)} missing key(s) {self.missing[:n]}, '
-                f'{len(self.unexpected)} unexpected key(s) '
-                f'{self.unexpected[:n]}, {len(self.shapes)} of another shape '
-                f'{self.shapes[:n]}')
+        """The kinds of difference there are, each with its count and its
+        first ``n`` keys, e.g. ``40 missing key(s) [...], 1 tensor(s) of
+        other shapes ['head.fc.weight: checkpoint (7, 512) vs model (4,
+        512)']``."""
+        kinds = (('missing key(s)', self.missing),
+                 ('unexpected key(s)', self.unexpected),
+                 ('tensor(s) of other shapes', self.shapes))
+        return ', '.join(f'{len(keys)} {kind} {keys[:n]}'
+                         for kind, keys in kinds if keys)
 
 
 def state_differences(own: dict, state: dict) -> StateDifferences:
@@ -119,3 +124,20 @@ def state_differences(own: dict, state: dict) -> StateDifferences:
               and hasattr(v, 'shape') and state[k].shape != v.shape]
     return StateDifferences([k for k in own if k not in state],
                             [k for k in state if k not in own], shapes)
+
+
+def check_state_fits(model: torch.nn.Module, state: dict, problem: str,
+                     hint: str, error: Type[Exception] = ValueError,
+                     n: int = 5) -> None:
+    """Raise ``error`` unless ``state`` has exactly the keys of ``model``'s
+    own state dict, with the same shapes.
+
+    The message reads ``'<problem> (<model class>): <differences>.
+    <hint>'``, the differences as :meth:`StateDifferences.describe` gives
+    them (up to ``n`` keys of each kind); ``problem`` names the file, e.g.
+    ``'Teacher checkpoint "x.pth" does not match the teacher model'``.
+    """
+    diff = state_differences(model.state_dict(), state)
+    if diff:
+        raise error(f'{problem} ({type(model).__name__}): '
+                    f'{diff.describe(n)}. {hint}')

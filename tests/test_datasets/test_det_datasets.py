@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
+from mmrskd.apis.dota_patches import (merge_patch_detections,
+                                      parse_patch_name, window_starts)
 from mmrskd.datasets import DOTADataset, NWPUVHR10Dataset
 from mmrskd.datasets.dota_labels import DOTAFormatError, parse_dota_file
-from mmrskd.datasets.dota_patches import (merge_patch_detections,
-                                          parse_patch_name, window_starts)
 from tools.dataset_converters import airbus_to_dota, dota_merge, dota_split
 
 from ..conftest import SHARED_DATA

@@ -1,4 +1,4 @@
-"""Reference formulas in float64 numpy, written from METHODS.md and
+"""Reference formulas in float64 numpy, written from docs/methods.md and
 independent of mmrskd's torch implementation."""
 import numpy as np
 

@@ -8,7 +8,8 @@ from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 
 from mmrskd.models.losses import dkd_loss, kd_loss
-from mmrskd.models.losses.ctkd_loss import CTKDLoss, GradientReversal
+from mmrskd.models.losses.ctkd_curriculum import GradientReversal
+from mmrskd.models.losses.ctkd_loss import CTKDLoss
 
 
 # ----------------------------------------------- independent float64 refs

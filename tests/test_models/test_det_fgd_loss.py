@@ -10,7 +10,8 @@ from mmdet.registry import MODELS
 
 from mmrskd.models.det.losses.fgd_context import GlobalContext
 from mmrskd.models.det.losses.fgd_loss import (FGDLoss, fgd_attention,
-                                               fgd_focal_terms, fgd_masks)
+                                               fgd_focal_terms)
+from mmrskd.models.det.losses.fgd_masks import fgd_masks
 
 
 # ------------------------------------------------------ numpy reference

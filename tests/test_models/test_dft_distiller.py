@@ -9,6 +9,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmrskd.utils.model_config import config_model
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -17,8 +19,7 @@ def test_dft_config_loss_step_and_histogram():
     cfg = Config.fromfile(osp.join(ROOT, 'configs/dft_r110_r18_dota.py'))
     cfg.model.teacher_ckpt = None
     cfg.model.allow_random_teacher = True
-    cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(config_model(cfg))
     model.train()
     hub = MessageHub.get_instance('dft_test')
     data = dict(inputs=[torch.randint(0, 255, (3, 64, 64),

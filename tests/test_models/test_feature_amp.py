@@ -21,7 +21,7 @@ METHODS = ('fitnet', 'at', 'rkd', 'crd', 'reviewkd', 'sdd')
 def test_feature_loss_under_bf16_autocast(method):
     init_default_scope('mmpretrain')
     cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', f'{method}_r34_r18w8_rsscn7_cpu.py'))
+        ROOT, 'configs', 'rsscn7_cpu', f'{method}_r34_r18w8_rsscn7_cpu.py'))
     model_cfg = cfg.model
     model_cfg.teacher_ckpt = None
     model_cfg.allow_random_teacher = True

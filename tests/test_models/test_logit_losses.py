@@ -5,9 +5,9 @@ from mmengine.logging import MessageHub
 
 from mmrskd.models.losses import (DKDLoss, ISDMLoss, KDLoss, dkd_loss,
                                   kd_loss)
-from mmrskd.models.losses.isdm_loss import (entropy_regulariser,
-                                            instance_features,
-                                            scale_soft_label)
+from mmrskd.models.losses.isdm_terms import (entropy_regulariser,
+                                             instance_features,
+                                             scale_soft_label)
 
 from . import golden
 
@@ -112,9 +112,37 @@ def test_dkd_soft_targets_use_argmax():
 
 def test_isdm_without_is_and_dm_is_weighted_kd():
     zs, zt, y = _batch(seed=4)
-    got = ISDMLoss(use_is=False, use_dm=False, loss_weight=4.0)(zs, zt, y)
+    got = ISDMLoss(use_is=False, use_dm=False, kd_weight=4.0)(zs, zt, y)
     assert got.item() == pytest.approx(
         4.0 * KDLoss(temperature=4.0)(zs, zt, y).item(), rel=1e-12)
+
+
+def test_isdm_loss_weight_is_a_deprecated_kd_weight():
+    """``loss_weight`` was ISDM's name for the KL term's weight alone; it
+    is accepted with a DeprecationWarning and sets ``kd_weight``, also over
+    a base config's ``kd_weight`` (an old override keeps its meaning)."""
+    import warnings
+
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    zs, zt, y = _batch(seed=4)
+    with pytest.warns(DeprecationWarning, match='loss_weight=2.0 is '
+                      'deprecated, use kd_weight'):
+        old = ISDMLoss(loss_weight=2.0)
+    assert old.kd_weight == 2.0 and not hasattr(old, 'loss_weight')
+    new = ISDMLoss(kd_weight=2.0)
+    torch.testing.assert_close(old(zs, zt, y), new(zs, zt, y))
+    # the ent term is not weighted: halving kd_weight is not halving ISDM
+    half = ISDMLoss(kd_weight=1.0, use_dm=False)(zs, zt, y)
+    full = ISDMLoss(kd_weight=2.0, use_dm=False)(zs, zt, y)
+    assert half.item() != pytest.approx(full.item() / 2, rel=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        ISDMLoss(kd_weight=3.0)  # the new name warns nothing
+    cfg = Config(dict(loss=dict(type='ISDMLoss', kd_weight=4.0)))
+    cfg.merge_from_dict({'loss.loss_weight': 1.0})
+    with pytest.warns(DeprecationWarning):
+        assert MODELS.build(cfg.loss).kd_weight == 1.0
 
 
 def test_isdm_matches_formula_at_init():

@@ -234,6 +234,8 @@ def test_bad_inputs_raise(args, match):
 
 # ------------------------------------------------------ defaults / config
 def test_registry_defaults_resnet18_from_resnet34():
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')  # whatever an earlier test left
     loss = MODELS.build(dict(type='ReviewKDLoss'))
     assert loss.fusion.abfs[0].conv1[0].out_channels == 512  # official mid
     assert [a.conv2[0].out_channels for a in loss.fusion.abfs] == [

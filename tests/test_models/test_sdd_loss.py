@@ -9,8 +9,8 @@ from mmpretrain.registry import MODELS
 
 from mmrskd.models.losses.dkd_loss import dkd_loss
 from mmrskd.models.losses.kd_loss import kd_loss
-from mmrskd.models.losses.sdd_loss import (SDDLoss, local_features,
-                                           region_weights, sdd_loss)
+from mmrskd.models.losses.sdd_loss import SDDLoss, sdd_loss
+from mmrskd.models.losses.sdd_regions import local_features, region_weights
 
 from . import golden
 

@@ -278,7 +278,7 @@ def test_forgotten_teacher_ckpt_stops_tools_train_before_training(
     """Through tools/train.py: the runner is never built, no work is
     lost."""
     proc = subprocess.run(
-        [PY, 'tools/train.py', 'configs/kd_r34_r18_demo.py', '--work-dir',
+        [PY, 'tools/train.py', 'configs/demo/kd_r34_r18_demo.py', '--work-dir',
          str(tmp_path), '--cfg-options', 'model.teacher_ckpt=None',
          f'train_dataloader.dataset.data_root={demo_scenes}'],
         cwd=ROOT, capture_output=True, text=True, timeout=300)

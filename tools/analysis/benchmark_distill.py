@@ -1,8 +1,9 @@
 # Copyright (c) mmrskd authors.
 """Time a distillation step against its physical limit, side by side.
 
-    python tools/analysis/benchmark_distill.py configs/kd_r34_r18_demo.py \\
-        configs/dkd_r34_r18_demo.py configs/isdm_r34_r18_demo.py \\
+    python tools/analysis/benchmark_distill.py \\
+        configs/demo/kd_r34_r18_demo.py configs/demo/dkd_r34_r18_demo.py \\
+        configs/demo/isdm_r34_r18_demo.py \\
         --batch-size 32 --size 64 --out work_dirs/bench.json --memory
 
 For each config, on one fixed synthetic batch and in this one process, three
@@ -48,8 +49,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
 from mmrskd.models.distillers.base_distiller import build_student  # noqa: E402,E501
-from mmrskd.models.distillers.teacher import (  # noqa: E402
-    config_model, count_classes)
+from mmrskd.models.distillers.teacher import count_classes  # noqa: E402
+from mmrskd.utils.model_config import config_model  # noqa: E402
 from mmrskd.models.distillers.teacher_cache import (  # noqa: E402
     VERSION as CACHE_VERSION, open_arrays, write_manifest)
 from mmrskd.testing import cls_batch, det_batch  # noqa: E402

@@ -8,7 +8,8 @@ and ISDM); a distiller checkpoint also gives its teacher (from the config's
 
     # ISDM Fig. 5: teacher soft labels before / after instance-level scaling
     python tools/analysis/distill_figures.py soft-labels \\
-        --model ISDM configs/isdm_r34_r18_demo.py work_dirs/isdm/epoch_8.pth \\
+        --model ISDM configs/demo/isdm_r34_r18_demo.py \\
+        work_dirs/isdm/epoch_8.pth \\
         --out soft_labels.png
     # Fig. 6: t-SNE of the student features, KD vs ISDM
     python tools/analysis/distill_figures.py tsne --model KD ... --model ISDM ...

@@ -1,8 +1,9 @@
 # Copyright (c) mmrskd authors.
 """CPU latency (ms per image), parameters and FLOPs of configs' models.
 
-    python tools/analysis/latency.py configs/kd_r34_r18_demo.py \\
-        configs/isdm_r34_r18w8_rsscn7_cpu.py --batch-sizes 1 32 --onnx \\
+    python tools/analysis/latency.py configs/demo/kd_r34_r18_demo.py \\
+        configs/rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py \\
+        --batch-sizes 1 32 --onnx \\
         --out work_dirs/latency.json
 
 A distiller config gives its teacher and its student, a plain config its

@@ -3,7 +3,8 @@
 
     python tools/analysis/loss_balance.py CONFIG CHECKPOINT [--batches 10]
     # a variant without retraining, e.g. DKD with beta 2 instead of 8:
-    python tools/analysis/loss_balance.py configs/dkd_r34_r18w8_rsscn7_cpu.py \\
+    python tools/analysis/loss_balance.py \\
+        configs/rsscn7_cpu/dkd_r34_r18w8_rsscn7_cpu.py \\
         work_dirs/rs_benchmark/dkd_s0/epoch_30.pth \\
         --cfg-options model.distill_losses.loss_dkd.beta=2.0
 

@@ -55,19 +55,23 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+from tools.analysis import rs_benchmark_archive as archived  # noqa: E402
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'RSSCN7_256')
+ARCHIVE = 'docs/bench/rs_benchmark_runs.json'
 
-ISDM = 'configs/isdm_r34_r18w8_rsscn7_cpu.py'
-DKD = 'configs/dkd_r34_r18w8_rsscn7_cpu.py'
+ISDM = 'configs/rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py'
+DKD = 'configs/rsscn7_cpu/dkd_r34_r18w8_rsscn7_cpu.py'
 PROTOCOL = dict(
     name='RSSCN7, 64 px, 30 epochs, ResNet-34 -> 1/8-width ResNet-18',
     teacher=dict(key='teacher', label='teacher ResNet-34',
-                 config='configs/resnet34_rsscn7_cpu.py', epochs=30),
+                 config='configs/rsscn7_cpu/resnet34_rsscn7_cpu.py',
+                 epochs=30),
     students=[
         dict(key='alone', label='student alone',
-             config='configs/resnet18w8_rsscn7_cpu.py'),
+             config='configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py'),
         dict(key='kd', label='KD',
-             config='configs/kd_r34_r18w8_rsscn7_cpu.py'),
+             config='configs/rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py'),
         dict(key='dkd', label='DKD (warm-up 3 epochs)', config=DKD),
         # beta 8 (the CIFAR preset) gives the non-target term ~10x the
         # cross-entropy's gradient on this 7-class, 0.18 M-parameter
@@ -78,7 +82,7 @@ PROTOCOL = dict(
         # the KD term's weight of plain KD (1 instead of 4): ISDM's default
         # gives its loss ~9x the cross-entropy's gradient (loss_balance.py)
         dict(key='isdm_w1', label='ISDM, KD-term weight 1', config=ISDM,
-             options=['model.distill_losses.loss_isdm.loss_weight=1.0']),
+             options=['model.distill_losses.loss_isdm.kd_weight=1.0']),
         dict(key='isdm_no_is', label='ISDM without instance scaling',
              config=ISDM,
              options=['model.distill_losses.loss_isdm.use_is=False']),
@@ -88,17 +92,17 @@ PROTOCOL = dict(
         # the post-DKD logit baselines (docs/methods.md), their configs'
         # settings
         *[dict(key=key, label=label,
-               config=f'configs/{key}_r34_r18w8_rsscn7_cpu.py')
+               config=f'configs/rsscn7_cpu/{key}_r34_r18w8_rsscn7_cpu.py')
           for key, label in (('dist', 'DIST'), ('nkd', 'NKD'),
                              ('mlkd', 'MLKD (single view)'),
                              ('ctkd', 'CTKD'), ('wttm', 'WTTM'))],
         # two views per image: the online teacher (a cache holds one view)
         dict(key='mlkd-strong', label='MLKD, weak + strong views',
-             config='configs/mlkd-strong_r34_r18w8_rsscn7_cpu.py',
+             config='configs/rsscn7_cpu/mlkd-strong_r34_r18w8_rsscn7_cpu.py',
              online_teacher=True),
         # logit standardization with the paper's recipe: base T 2, weight 9
         dict(key='kd_ls', label='KD + logit standardization',
-             config='configs/kd_r34_r18w8_rsscn7_cpu.py',
+             config='configs/rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py',
              options=['model.distill_losses.loss_kd.logit_standardize=True',
                       'model.distill_losses.loss_kd.temperature=2.0',
                       'model.distill_losses.loss_kd.loss_weight=9.0']),
@@ -486,9 +490,11 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                   methods: Optional[List[str]] = None,
                   argv: Optional[List[str]] = None,
                   teacher_ckpt: Optional[str] = None,
-                  augment_seed: Optional[int] = None) -> Dict:
+                  augment_seed: Optional[int] = None,
+                  archive: Optional[str] = None) -> Dict:
     """Run (or resume) every seed of every student; ``augment_seed`` not
-    None: through one teacher-output cache (module docstring)."""
+    None: through one teacher-output cache (module docstring); ``archive``:
+    the JSON file that keeps finished runs (:mod:`rs_benchmark_archive`)."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(
             f'RSSCN7 not found at "{data_root}" (expected the dataset as it '
@@ -507,30 +513,60 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     teacher_ckpt = teacher_ckpt or osp.join(work_dir, 'teacher_s0',
                                             f'epoch_{epochs}.pth')
     log(f'teacher top-1 {t["top1"]:.2f}')
-    cache = None
     if augment_seed is not None:
         with run_lock(work_dir, 'teacher_cache', wait=True):
             cache = build_cache(protocol, work_dir, data_root, python,
                                 teacher_ckpt, augment_seed)
         protocol = dict(protocol, cache=cache)
-    students = [s for s in protocol['students']
-                if methods is None or s['key'] in methods]
-    for seed in seeds:  # all methods of a seed before the next seed
-        for run in students:
-            name = f'{run["key"]}_s{seed}'
-            with run_lock(work_dir, name, wait=False) as mine:
-                if not mine:
-                    log(f'{run["key"]} seed {seed} is being run by another '
-                        'copy; skipped')
-                    continue
-                distiller = run['key'] != 'alone'
-                run_one(run, seed, osp.join(work_dir, name),
-                        protocol['epochs'], data_root, python,
-                        teacher_ckpt if distiller else None,
-                        extra=cache_options(cache, distiller and not
-                                            run.get('online_teacher')))
-            _report(protocol, work_dir, report, argv)
+    jobs = [(seed, run) for seed in seeds  # a seed's methods, then the next
+            for run in protocol['students']
+            if methods is None or run['key'] in methods]
+    fingerprint = _restore(archive, teacher_ckpt, protocol, work_dir, jobs)
+    for seed, run in jobs:
+        name = f'{run["key"]}_s{seed}'
+        with run_lock(work_dir, name, wait=False) as mine:
+            if not mine:
+                log(f'{run["key"]} seed {seed} is being run by another '
+                    'copy; skipped')
+                continue
+            result = run_one(run, seed, osp.join(work_dir, name),
+                             protocol['epochs'], data_root, python,
+                             teacher_ckpt if run['key'] != 'alone' else None,
+                             extra=_extra(protocol, run))
+        if fingerprint is not None:
+            with run_lock(work_dir, 'report', wait=True):
+                archived.add(archive, result, fingerprint, protocol['epochs'])
+        _report(protocol, work_dir, report, argv)
     return _report(protocol, work_dir, report, argv)[0]
+
+
+def _extra(protocol: dict, run: dict) -> List[str]:
+    """The teacher cache's ``--cfg-options`` of ``run`` (none without a
+    cache; the cache path only for distillers that read it)."""
+    distiller = run['key'] != 'alone'
+    return cache_options(protocol.get('cache'),
+                         distiller and not run.get('online_teacher'))
+
+
+def _restore(archive: Optional[str], teacher_ckpt: str, protocol: dict,
+             work_dir: str, jobs: List[Tuple[int, dict]]) -> Optional[str]:
+    """Restore the archived runs of this teacher that ``jobs`` asks for;
+    return the teacher's fingerprint (None: no archive, or no checkpoint
+    file to fingerprint)."""
+    if not archive or not osp.isfile(teacher_ckpt):
+        return None
+    fingerprint = archived.weights_fingerprint(teacher_ckpt)
+    expected = {f'{run["key"]}_s{seed}': dict(
+        key=run['key'], seed=seed, config=run['config'],
+        options=run.get('options', []), extra=_extra(protocol, run))
+        for seed, run in jobs}
+    with run_lock(work_dir, 'report', wait=True):
+        names = archived.restore(archive, fingerprint, work_dir,
+                                protocol['epochs'], expected)
+    if names:
+        log(f'restored {len(names)} finished runs of this teacher from '
+            f'{archive}: {", ".join(names)}')
+    return fingerprint
 
 
 def parse_args(argv=None):
@@ -553,6 +589,11 @@ def parse_args(argv=None):
                         'every distiller reads (all runs then share one '
                         'augmentation seed, --augment-seed)')
     parser.add_argument('--augment-seed', type=int, default=0)
+    parser.add_argument('--archive', default=ARCHIVE,
+                        help='JSON file that keeps every finished run with '
+                        'its teacher\'s weight fingerprint; a later call '
+                        'with the same teacher weights restores them ("" to '
+                        'switch off)')
     parser.add_argument('--report-only', action='store_true',
                         help='rewrite the report from finished runs only')
     return parser.parse_args(argv)
@@ -570,7 +611,8 @@ def main(argv=None):
                   args.data_root, args.python, args.methods,
                   [a for a in argv if a != '--report-only'],
                   args.teacher_ckpt,
-                  args.augment_seed if args.teacher_cache else None)
+                  args.augment_seed if args.teacher_cache else None,
+                  args.archive)
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 """Airbus Aircraft Detection sample set -> DOTA layout.
 
     python tools/dataset_converters/airbus_to_dota.py \
-        ../shared/data/airbus_aircraft data/airbus_dota
+        data/airbus_aircraft data/airbus_dota
 
 writes ``OUT/{train,valid}/images/`` (symbolic links, or copies with
 ``--copy``) and ``OUT/{train,valid}/labelTxt/*.txt`` with one

@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmrskd.apis.dota_patches import merge_patch_detections  # noqa: E402
 from mmrskd.datasets.dota_labels import (DOTA_V1_CLASSES,  # noqa: E402
                                          parse_dota_file)
-from mmrskd.datasets.dota_patches import merge_patch_detections  # noqa
 
 
 def _np(x):

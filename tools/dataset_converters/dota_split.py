@@ -19,8 +19,8 @@ from multiprocessing import Pool
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmrskd.datasets.dota_patches import ensure_dirs, split_image  # noqa
-from mmrskd.datasets.rs_det_base import find_image  # noqa: E402
+from mmrskd.apis.dota_patches import ensure_dirs, split_image  # noqa: E402
+from mmrskd.datasets.image_files import find_image  # noqa: E402
 
 
 def _one(label_path, img_dir, out, **kwargs):

@@ -26,17 +26,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmrskd.datasets.dota_labels import (DOTA_V1_CLASSES,  # noqa: E402
                                          DOTA_V15_CLASSES, parse_dota_file)
-
-IMG_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
-
-
-def find_image(img_dir, stem):
-    for ext in IMG_EXTS:
-        for cand in (stem + ext, stem + ext.upper()):
-            path = osp.join(img_dir, cand)
-            if osp.isfile(path):
-                return path
-    return None
+from mmrskd.datasets.image_files import (IMG_EXTENSIONS,  # noqa: E402
+                                         find_image)
 
 
 def square_crop(img, box, padding, size):
@@ -54,20 +45,11 @@ def square_crop(img, box, padding, size):
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def convert(dota_root, out_dir, size=64, padding=0.1, min_size=8,
-            skip_difficult=False, max_per_class=None, seed=0,
-            version='1.0'):
-    """Convert; returns ``{class: number of crops}``."""
-    classes = DOTA_V1_CLASSES if version == '1.0' else DOTA_V15_CLASSES
-    label_dir = osp.join(dota_root, 'labelTxt')
-    img_dir = osp.join(dota_root, 'images')
-    for d in (label_dir, img_dir):
-        if not osp.isdir(d):
-            raise FileNotFoundError(
-                f'"{d}" does not exist: DOTA_ROOT must hold images/ and '
-                'labelTxt/ as DOTA ships them.')
-    # collect (class -> [(label file, object)]) first, so the cap per
-    # class is a seeded sample of all instances
+def collect_objects(label_dir, classes, min_size=8, skip_difficult=False,
+                    max_per_class=None, seed=0):
+    """The objects to crop, ``{class: [(label file, object)]}``, and the
+    counts of skipped ones; the cap per class is a seeded sample of all
+    the class's instances."""
     todo = defaultdict(list)
     skipped = defaultdict(int)
     for label_file in sorted(glob.glob(osp.join(label_dir, '*.txt'))):
@@ -87,7 +69,13 @@ def convert(dota_root, out_dir, size=64, padding=0.1, min_size=8,
                 keep = sorted(rng.choice(len(items), max_per_class,
                                          replace=False))
                 todo[c] = [items[i] for i in keep]
-    # group by image so every image is read once
+    return todo, skipped
+
+
+def write_crops(todo, dota_root, img_dir, out_dir, size, padding):
+    """Crop the objects of ``todo`` (every image read once) into
+    ``out_dir/<class>/`` and list them in ``manifest.csv``; returns
+    ``{class: number of crops}``."""
     by_image = defaultdict(list)
     for c, items in todo.items():
         for label_file, obj in items:
@@ -100,7 +88,8 @@ def convert(dota_root, out_dir, size=64, padding=0.1, min_size=8,
         img_path = find_image(img_dir, stem)
         if img_path is None:
             raise FileNotFoundError(
-                f'No image for {label_file} in {img_dir} (tried {IMG_EXTS}).')
+                f'No image for {label_file} in {img_dir} (tried '
+                f'{IMG_EXTENSIONS}).')
         img = cv2.imread(img_path, cv2.IMREAD_COLOR)
         if img is None:
             raise RuntimeError(f'Cannot decode image "{img_path}".')
@@ -119,6 +108,24 @@ def convert(dota_root, out_dir, size=64, padding=0.1, min_size=8,
         w.writerow(['file', 'class', 'source_image', 'source_line', 'x1',
                     'y1', 'x2', 'y2', 'difficult'])
         w.writerows(rows)
+    return counts
+
+
+def convert(dota_root, out_dir, size=64, padding=0.1, min_size=8,
+            skip_difficult=False, max_per_class=None, seed=0,
+            version='1.0'):
+    """Convert; returns ``({class: number of crops}, {reason: skipped})``."""
+    classes = DOTA_V1_CLASSES if version == '1.0' else DOTA_V15_CLASSES
+    label_dir = osp.join(dota_root, 'labelTxt')
+    img_dir = osp.join(dota_root, 'images')
+    for d in (label_dir, img_dir):
+        if not osp.isdir(d):
+            raise FileNotFoundError(
+                f'"{d}" does not exist: DOTA_ROOT must hold images/ and '
+                'labelTxt/ as DOTA ships them.')
+    todo, skipped = collect_objects(label_dir, classes, min_size,
+                                    skip_difficult, max_per_class, seed)
+    counts = write_crops(todo, dota_root, img_dir, out_dir, size, padding)
     missing = [c for c in classes if not counts.get(c)]
     if missing:
         print(f'warning: no crop for class(es) {missing}', file=sys.stderr)

@@ -1,5 +1,7 @@
 # FCOS R50-FPN (anchor-free) with a pytorch-style ResNet (mmdet's FCOS
-# configs use a caffe-style backbone with Detectron weights).
+# configs use a caffe-style backbone with Detectron weights). The model dict
+# only, as mmdet's _base_/models files (mmdet has none for FCOS);
+# _base_/det/fcos_r50_fpn_1x.py adds the schedule and runtime.
 model = dict(
     type='FCOS',
     data_preprocessor=dict(

@@ -110,7 +110,6 @@ class DynamicDetDistiller(BaseDistiller):
     """
 
     BUILTIN_SOURCES = ('gt_bboxes', 'batch_input_shape')
-    DEFAULT_INPUTS = ()
 
     def __init__(self, student: dict, teacher: Optional[dict] = None,
                  teacher_cfg: Optional[str] = None,

@@ -12,13 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def normalize_map(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """Zero mean, unit variance over (C, H, W) of each sample."""
-    flat = x.flatten(1)
-    mean = flat.mean(1, keepdim=True)
-    std = flat.std(1, unbiased=False, keepdim=True)
-    return ((flat - mean) / (std + eps)).view_as(x)
+from ..losses.utils import normalize_per_sample
 
 
 def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
@@ -99,8 +93,8 @@ def gd_level_loss(student_feat: Tensor, teacher_feat: Tensor,
     2 on Airbus at tau 0.5, where ``Att`` reaches hundreds at the peaks.)
     """
     teacher_feat = teacher_feat.detach()
-    d = ((normalize_map(teacher_feat) - normalize_map(student_feat))**2
-         ).mean(1)
+    d = ((normalize_per_sample(teacher_feat) -
+          normalize_per_sample(student_feat))**2).mean(1)
     weighted = (teacher_attention(teacher_feat, tau) * d).detach()
     fg = box_mask(gt_boxes, tuple(d.shape[1:]), stride)
     _, sel_fg = topk_mean(weighted, fg, k_fg)

@@ -15,6 +15,7 @@ from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures.bbox import bbox2roi, bbox_overlaps, get_box_tensor
 from torch import Tensor
 
+from ...compat import roi_bbox_forward
 from .dynamic_kd import instance_ids, isd_loss, tsa_weights
 
 
@@ -49,7 +50,7 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
                                   'regression are not supported.')
     gts, sampling = _sample(roi_head, feats, rpn_results_list, data_samples)
     rois = bbox2roi([res.priors for res in sampling])
-    out = roi_head._bbox_forward(feats, rois)
+    out = roi_bbox_forward(roi_head, feats, rois)
     cls, reg = out['cls_score'], out['bbox_pred']
     labels, label_w, bbox_t, bbox_w = head.get_targets(
         sampling, roi_head.train_cfg, concat=True)
@@ -75,12 +76,26 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
         ious = bbox_overlaps(boxes, all_gt[inst], is_aligned=True)
         reg_w = tsa_weights(all_gt, inst, ious, progress, **tsa)
     losses['loss_bbox'] = (lr * reg_w).sum() / bbox_t.size(0)
-    if isd is None:
-        return losses
+    if isd is not None:
+        losses['loss_isd'] = _isd_loss(
+            head, t_roi_head, t_feats, rois, pos, cls, d_s, lc[pos] + lr,
+            (labels, label_w, bbox_t, bbox_w), (inst, num_inst), isd)
+    return losses
+
+
+def _isd_loss(head, t_roi_head, t_feats, rois: Tensor, pos: Tensor,
+              cls: Tensor, d_s: Tensor, l_s: Tensor, targets: tuple,
+              instances: tuple, isd: dict) -> Tensor:
+    """``loss_isd`` on the sampled RoIs, which the teacher's RoI head
+    scores too: per instance, the ISD weight (from the student's and the
+    teacher's per-positive losses ``l_s``, ``l_t``) times the mean over its
+    positive RoIs of the KL of the class scores plus the L1 distance of
+    the class deltas."""
+    labels, label_w, bbox_t, bbox_w = targets
     if t_roi_head is None:
         raise ValueError('ISD needs the teacher RoI head.')
     with torch.no_grad():
-        t_out = t_roi_head._bbox_forward(t_feats, rois)
+        t_out = roi_bbox_forward(t_roi_head, t_feats, rois)
     cls_t, reg_t = t_out['cls_score'], t_out['bbox_pred']
     if cls_t.shape != cls.shape:
         raise ValueError('Teacher and student RoI heads predict '
@@ -93,6 +108,4 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
     log_ps, log_pt = F.log_softmax(cls[pos], 1), F.log_softmax(cls_t[pos], 1)
     imitate = (log_pt.exp() * (log_pt - log_ps)).sum(1) + \
         (d_s - d_t).abs().sum(-1)
-    losses['loss_isd'] = isd_loss(lc[pos] + lr, l_t, imitate, inst, num_inst,
-                                  **isd)
-    return losses
+    return isd_loss(l_s, l_t, imitate, *instances, **isd)

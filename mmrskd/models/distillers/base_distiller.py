@@ -8,7 +8,10 @@ from mmengine.model import BaseModel
 from mmengine.registry import Registry
 from torch import Tensor
 
+from ...utils.model_config import with_data_preprocessor
 from .data_preprocessor import distill_preprocessor
+from .loss_inputs import (Inputs, check_loss_inputs, flat_sources,
+                          gather_inputs, loss_label, normalize_inputs)
 from .teacher import (FeatureStore, Teacher, register_capture_hooks,
                       teacher_model_cfg)
 from .teacher_cache import TeacherCache, open_teacher_cache
@@ -19,10 +22,7 @@ def build_student(student: dict, data_preprocessor: Optional[dict],
     """Build the student; the config's top-level data preprocessor (which
     mmengine's Runner hands to the distiller) goes to the student unless it
     has its own."""
-    student = dict(student)
-    if data_preprocessor is not None:
-        student.setdefault('data_preprocessor', data_preprocessor)
-    return registry.build(student)
+    return registry.build(with_data_preprocessor(student, data_preprocessor))
 
 
 class BaseDistiller(BaseModel):
@@ -39,7 +39,12 @@ class BaseDistiller(BaseModel):
     - a list of such sources: the loss gets them as one tuple (e.g. the
       maps of several layers for a multi-layer feature loss).
 
-    Loss names must start with ``loss_`` so mmengine sums and logs them.
+    ``inputs`` may also be a dict ``{forward parameter: source}`` (passed by
+    keyword). Either form is checked against the loss's ``forward``
+    signature when the distiller is built (:mod:`.loss_inputs`): a source
+    too many or too few, or a parameter it does not have, is an error
+    naming the loss and the argument. Loss names must start with ``loss_``
+    so mmengine sums and logs them.
 
     The teacher normalises the raw batch with its own config's data
     preprocessor (``teacher_cfg``'s, or the inline ``teacher``'s when it has
@@ -83,7 +88,7 @@ class BaseDistiller(BaseModel):
                 registry, teacher_data_preprocessor, teacher_cfg is not None
                 or model_cfg.get('data_preprocessor') is not None)
         self.distill_losses = nn.ModuleDict()
-        self.loss_inputs: Dict[str, list] = {}
+        self.loss_inputs: Dict[str, Inputs] = {}
         self._captured = FeatureStore()
         self._build_losses(distill_losses or {}, registry)
 
@@ -103,38 +108,17 @@ class BaseDistiller(BaseModel):
             self.student.data_preprocessor, t_pre)
 
     def _build_losses(self, losses: dict, registry: Registry) -> None:
-        hooks = {'student': set(), 'teacher': set()}
+        hooked = {'student': set(), 'teacher': set()}
         online = set()  # builtin sources that need the online teacher
         for name, cfg in losses.items():
-            if not name.startswith('loss_'):
-                raise KeyError(f'distill_losses key "{name}" must start '
-                               'with "loss_" (mmengine only sums and logs '
-                               'entries named loss_*).')
-            cfg = dict(cfg)
-            inputs = [tuple(i) if isinstance(i, (list, tuple)) else i
-                      for i in cfg.pop('inputs', self.DEFAULT_INPUTS)]
-            for src in flat_sources(inputs):
+            label = loss_label(name, cfg)
+            for src in flat_sources(self._build_loss(name, label, dict(cfg),
+                                                     registry)):
                 if src in self.ONLINE_TEACHER_SOURCES:
                     online.add(src)
-                if src in self.BUILTIN_SOURCES:
-                    continue
-                owner, _, module = src.partition('.')
-                if owner not in hooks or not module:
-                    raise KeyError(
-                        f'distill_losses.{name}.inputs: unknown source '
-                        f'"{src}". Use one of {list(self.BUILTIN_SOURCES)} or '
-                        '"student.<module>" / "teacher.<module>".')
-                hooks[owner].add(module)
-            try:
-                self.distill_losses[name] = registry.build(cfg)
-            except TypeError as exc:
-                raise TypeError(
-                    f'distill_losses.{name} ({cfg.get("type")}): {exc}') \
-                    from exc
-            self.loss_inputs[name] = inputs
-        register_capture_hooks(self.student, sorted(hooks['student']),
-                               self._captured, 'student')
-        online = sorted('teacher.' + m for m in hooks['teacher']) + \
+                if src not in self.BUILTIN_SOURCES:
+                    self._capture(label, src, hooked)
+        online = sorted('teacher.' + m for m in hooked['teacher']) + \
             sorted(online)
         if online and self.teacher is None:
             raise ValueError(
@@ -142,9 +126,44 @@ class BaseDistiller(BaseModel):
                 f'distill_losses read its features {online}: feature '
                 'losses need the online teacher. Remove teacher_cache (or '
                 'these losses).')
-        if self.teacher is not None:
-            self.teacher.register_capture(sorted(hooks['teacher']),
-                                          self._captured)
+
+    def _build_loss(self, name: str, label: str, cfg: dict,
+                    registry: Registry) -> Inputs:
+        """Build loss ``name``; its ``inputs`` must fit its ``forward``."""
+        if not name.startswith('loss_'):
+            raise KeyError(f'distill_losses key "{name}" must start '
+                           'with "loss_" (mmengine only sums and logs '
+                           'entries named loss_*).')
+        inputs = normalize_inputs(cfg.pop('inputs', self.DEFAULT_INPUTS))
+        try:
+            loss = registry.build(cfg)
+        except TypeError as exc:
+            raise TypeError(f'{label}: {exc}') from exc
+        check_loss_inputs(label, loss.forward, inputs)
+        self.distill_losses[name] = loss
+        self.loss_inputs[name] = inputs
+        return inputs
+
+    def _capture(self, label: str, src: str, hooked: dict) -> None:
+        """Hook the module whose output is source ``src`` (of the loss
+        ``label``); the teacher's only when it runs online."""
+        owner, _, module = src.partition('.')
+        if owner not in hooked or not module:
+            raise KeyError(
+                f'{label}, inputs: unknown source "{src}". Use one of '
+                f'{list(self.BUILTIN_SOURCES)} or "student.<module>" / '
+                '"teacher.<module>".')
+        if module in hooked[owner]:
+            return
+        hooked[owner].add(module)
+        try:
+            if owner == 'student':
+                register_capture_hooks(self.student, [module],
+                                       self._captured, 'student')
+            elif self.teacher is not None:
+                self.teacher.register_capture([module], self._captured)
+        except KeyError as exc:
+            raise KeyError(f'{label}: {exc.args[0]}') from None
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor',
                 **kwargs):
@@ -165,9 +184,8 @@ class BaseDistiller(BaseModel):
         sources = {**self._captured, **sources}
         losses = {}
         for name, loss in self.distill_losses.items():
-            args = [tuple(sources[x] for x in s) if isinstance(s, tuple)
-                    else sources[s] for s in self.loss_inputs[name]]
-            losses[name] = loss(*args)
+            args, kwargs = gather_inputs(self.loss_inputs[name], sources)
+            losses[name] = loss(*args, **kwargs)
             # values a loss reports for the log (names without "loss",
             # so mmengine logs them and does not add them to the loss)
             if callable(getattr(loss, 'log_vars', None)):
@@ -180,9 +198,3 @@ class BaseDistiller(BaseModel):
         if self.teacher is not None:
             self.teacher.apply(fn)
         return self
-
-
-def flat_sources(inputs: list) -> list:
-    """The sources of a loss's ``inputs`` (lists of sources flattened)."""
-    return [x for i in inputs
-            for x in (i if isinstance(i, tuple) else (i, ))]

@@ -6,7 +6,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .base_distiller import BaseDistiller, build_student, flat_sources
+from ...compat import cls_head_loss
+from .base_distiller import BaseDistiller, build_student
+from .loss_inputs import flat_sources
 from .multi_view import MultiViewDataPreprocessor
 from .teacher import count_classes
 
@@ -147,7 +149,7 @@ class ClsDistiller(BaseDistiller):
                                          teacher_inputs)
         student = self.student
         logits = student.head(student.extract_feat(inputs))
-        losses = student.head._get_loss(logits, data_samples)
+        losses = cls_head_loss(student.head, logits, data_samples)
         if self.teacher_cache is not None:
             t_logits = self.teacher_cache.lookup(data_samples, logits.device)
         else:
@@ -172,8 +174,8 @@ class ClsDistiller(BaseDistiller):
         losses: Dict[str, Tensor] = {}
         for v, (x, t_x) in enumerate(zip(views, t_views)):
             logits = student.head(student.extract_feat(x))
-            for k, val in student.head._get_loss(logits,
-                                                 data_samples).items():
+            for k, val in cls_head_loss(student.head, logits,
+                                        data_samples).items():
                 losses[k] = losses[k] + val if k in losses else val
             suffix = f'.view{v}' if v else ''
             sources['student.logits' + suffix] = logits

@@ -18,24 +18,15 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.registry import Registry
 
+from ...utils.model_config import config_model
 from ...utils.random_state import preserved_random_state
-from ...utils.state_dict import (CheckpointReadError, checkpoint_state,
-                                 model_weights, read_checkpoint,
-                                 state_differences)
+from ...utils.state_dict import (CheckpointReadError, check_state_fits,
+                                 checkpoint_state, model_weights,
+                                 read_checkpoint)
 
 
 class TeacherCheckpointError(RuntimeError):
     """The teacher checkpoint is missing or does not fit the teacher."""
-
-
-def config_model(cfg: Config) -> ConfigDict:
-    """A copy of ``cfg.model`` carrying the config's top-level
-    ``data_preprocessor`` (as mmengine's Runner hands it over) unless the
-    model has its own."""
-    model = ConfigDict(cfg.model.copy())
-    if cfg.get('data_preprocessor') is not None:
-        model.setdefault('data_preprocessor', cfg.data_preprocessor)
-    return model
 
 
 def teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]
@@ -82,19 +73,11 @@ def load_teacher_weights(model: nn.Module, ckpt: str,
             f'{list(state)[:5]}). Expected an mmengine checkpoint '
             "({'state_dict': ...}), a distiller checkpoint or a bare state "
             'dict of the teacher model.')
-    diff = state_differences(model.state_dict(), state)
-    if diff.missing or diff.unexpected:
-        raise TeacherCheckpointError(
-            f'Teacher checkpoint "{ckpt}" does not match the teacher model '
-            f'({type(model).__name__}): {len(diff.missing)} missing key(s) '
-            f'{diff.missing[:5]}, {len(diff.unexpected)} unexpected key(s) '
-            f'{diff.unexpected[:5]}. Is it a checkpoint of the teacher '
-            'config?')
-    if diff.shapes:
-        raise TeacherCheckpointError(
-            f'Teacher checkpoint "{ckpt}" has tensors of other shapes than '
-            f'the teacher model: {diff.shapes[:5]}. A different number of '
-            'classes or another architecture?')
+    check_state_fits(
+        model, state,
+        f'Teacher checkpoint "{ckpt}" does not match the teacher model',
+        'Is it a checkpoint of the teacher config (same architecture, same '
+        'number of classes)?', TeacherCheckpointError)
     model.load_state_dict(state, strict=True)
 
 

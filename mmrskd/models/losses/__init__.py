@@ -5,7 +5,8 @@ from .dist_loss import DISTLoss, dist_loss
 from .dkd_loss import DKDLoss, dkd_loss
 from .fitnet_loss import FitNetLoss, fitnet_loss
 from .flip_align_loss import FlipAlignLoss, flip_align_loss
-from .isdm_loss import InstanceScaler, ISDMLoss, isdm_loss
+from .isdm_loss import ISDMLoss, isdm_loss
+from .isdm_terms import InstanceScaler
 from .kd_loss import KDLoss, kd_loss
 from .mlkd_loss import MLKDLoss, mlkd_loss
 from .nkd_loss import NKDLoss, nkd_loss

@@ -73,10 +73,8 @@ class CRDLoss(nn.Module):
     positive or of the anchor's class as learnt from the ``labels`` seen so
     far (an unseen sample is accepted, e.g. in the first epoch; Mixup
     targets use their argmax); without ``labels`` only the positive is
-    excluded. ``nce_k`` is clamped to ``num_samples - 1``.
-
-    Under torch.distributed the banks stay identical on every rank, see
-    :class:`~.crd_memory.CRDMemory`.
+    excluded. ``nce_k`` is clamped to ``num_samples - 1``. Under
+    torch.distributed the banks stay identical on every rank (``CRDMemory``).
 
     Args:
         num_samples: training-set size M (``len(train dataset)``), required.
@@ -131,10 +129,8 @@ class CRDLoss(nn.Module):
             raise ValueError(f'CRDLoss: sample_idx must hold {f_s.size(0)} '
                              f'indices in [0, num_samples={self.num_samples})'
                              '; is num_samples len(train dataset)?')
-        y = None
-        if labels is not None:
-            y = labels.argmax(1) if labels.dim() == 2 else labels.reshape(-1)
-            y = y.long().to(idx.device)
+        y = labels if labels is None or labels.dim() != 2 else labels.argmax(1)
+        y = None if y is None else y.reshape(-1).long().to(idx.device)
         if not mem.z_ready:
             mem.sync()
         if contrast_idx is None:

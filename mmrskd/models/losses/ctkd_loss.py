@@ -11,22 +11,9 @@ from torch import Tensor
 
 from ...utils.progress import (current_iter, epochs_countable, in_training,
                                training_epoch)
+from .ctkd_curriculum import GradientReversal, cosine_ramp
 from .dkd_loss import dkd_loss
 from .kd_loss import kd_loss
-
-
-class GradientReversal(torch.autograd.Function):
-    """Identity forward; the backward pass multiplies the gradient by
-    ``-lambda_`` (a Python float)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, lambda_: float) -> Tensor:
-        ctx.lambda_ = lambda_
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return -ctx.lambda_ * grad, None
 
 
 def ctkd_loss(student_logits: Tensor, teacher_logits: Tensor,
@@ -132,7 +119,8 @@ class CTKDLoss(nn.Module):
         if self.curriculum_iters is not None:
             if iteration is None and in_training():
                 iteration = current_iter()
-            return self._cosine(iteration, self.curriculum_iters)
+            return cosine_ramp(iteration, self.curriculum_iters,
+                               self.lambda_min, self.lambda_max)
         if epoch is None and in_training():
             if self.curriculum_epochs > 1 and not epochs_countable():
                 raise ValueError(
@@ -141,14 +129,8 @@ class CTKDLoss(nn.Module):
                     'reports max_epochs=1 and epoch 0 for the whole run); '
                     'set curriculum_iters instead.')
             epoch = training_epoch()
-        return self._cosine(epoch, self.curriculum_epochs)
-
-    def _cosine(self, step: Optional[int], length: int) -> float:
-        if not length or step is None:
-            return self.lambda_max
-        n = min(max(step + 1, 0), length)
-        ramp = (1 - math.cos(math.pi * n / length)) / 2
-        return self.lambda_min + (self.lambda_max - self.lambda_min) * ramp
+        return cosine_ramp(epoch, self.curriculum_epochs, self.lambda_min,
+                           self.lambda_max)
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 labels: Optional[Tensor] = None) -> Tensor:

@@ -8,9 +8,8 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ...utils.progress import (current_iter, epochs_countable,
-                               training_epoch)
 from .utils import hard_labels, kl_rows, split_target, standardize
+from .warmup import linear_warmup
 
 
 def dkd_loss(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor,
@@ -110,23 +109,8 @@ class DKDLoss(nn.Module):
                       iteration: Optional[int] = None) -> float:
         """The warm-up factor at a 0-based ``epoch`` / ``iteration`` (by
         default the running loop's, see the class docstring)."""
-        if self.warmup_iters is not None:
-            it = current_iter() if iteration is None else iteration
-            return _ramp(it, self.warmup_iters)
-        if epoch is None:
-            if self.warmup_epochs > 1 and not epochs_countable():
-                raise ValueError(
-                    f'DKDLoss: cannot count warmup_epochs='
-                    f'{self.warmup_epochs} in this training loop: it reports '
-                    'max_epochs=1 and epoch 0 for the whole run, as an '
-                    'IterBasedTrainLoop does, and is not one of mmengine\'s '
-                    'EpochBasedTrainLoop/IterBasedTrainLoop, whose epoch '
-                    'length mmrskd reads, so the warm-up would stay at '
-                    f'1/{self.warmup_epochs}. Set warmup_iters (the warm-up '
-                    'length in iterations) in the DKDLoss config, or '
-                    'warmup_epochs=0 to train without a warm-up.')
-            epoch = training_epoch()
-        return _ramp(epoch, self.warmup_epochs)
+        return linear_warmup('DKDLoss', self.warmup_epochs,
+                             self.warmup_iters, epoch, iteration)
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 labels: Tensor) -> Tensor:
@@ -134,11 +118,3 @@ class DKDLoss(nn.Module):
                         self.beta, self.temperature,
                         self.logit_standardize)
         return self.loss_weight * self.warmup_factor() * loss
-
-
-def _ramp(step: Optional[int], length: int) -> float:
-    """``min((step + 1) / length, 1)`` for a 0-based ``step``; 1 without a
-    ramp (``length`` 0) or outside a loop (``step`` None)."""
-    if not length or step is None:
-        return 1.0
-    return min((step + 1) / length, 1.0)

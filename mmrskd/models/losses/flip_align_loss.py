@@ -16,6 +16,8 @@ from mmengine.logging import MessageHub
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from .utils import normalize_per_sample
+
 #: name -> transform of an (N, C, H, W) map. The first four keep any shape;
 #: the last four (with them, the 8 symmetries of the square) need H == W.
 TRANSFORMS: Dict[str, Callable[[Tensor], Tensor]] = {
@@ -29,14 +31,6 @@ TRANSFORMS: Dict[str, Callable[[Tensor], Tensor]] = {
     'antitranspose': lambda x: x.transpose(2, 3).flip(2, 3),
 }
 RECT_TRANSFORMS = ('identity', 'hflip', 'vflip', 'rot180')
-
-
-def normalize_per_sample(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """Zero mean, unit variance over (C, H, W) of each sample."""
-    flat = x.flatten(1)
-    mean = flat.mean(1, keepdim=True)
-    std = flat.std(1, unbiased=False, keepdim=True)
-    return ((flat - mean) / (std + eps)).view_as(x)
 
 
 def candidate_names(height: int, width: int,

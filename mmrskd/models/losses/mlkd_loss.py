@@ -34,20 +34,16 @@ Behaviour of the official code, followed here:
   official code, GPU in DDP here): they grow with the per-GPU batch
   (doubling a batch doubles the batch term and quadruples the class term).
 
-Official two-view recipe (its trainer ``AugTrainer``, not done by this
-loss): each image gives a weak view (RandomCrop 32 pad 4 + flip on CIFAR;
-RandomResizedCrop 224 + flip on ImageNet) and a strong view (an independent
-crop + flip, then FixMatch-style RandAugment(2, 10): two ops drawn from
-AutoContrast, Brightness, Color, Contrast, Equalize, Identity, Posterize,
-Rotate, Sharpness, ShearX/Y, Solarize, TranslateX/Y, each with a uniform
-random magnitude (m=10 unused), then a grey Cutout of up to half the
-side). Teacher and student see both views; the total is
-``ce_w * (CE(weak) + CE(strong)) + KD_WEIGHT * (...)`` with: all of the
-above on the weak view (mask from the weak teacher), plus an unmasked
-KL-only sum on the strong view for T in {T0, 3, 5}; the strong term's T=2
-and T=6 KL entries reuse the WEAK logits (copy-paste in the official code)
-and its batch/class terms are computed but never added.
-On CIFAR, with this loss (all three with ``loss_weight=KD_WEIGHT``):
+Official two-view recipe (its trainer ``AugTrainer``; here
+``ClsDistiller(views=2)``, docs/methods.md "MLKD"): a weak view (crop +
+flip) and a strong one (an independent crop + flip, FixMatch-style
+RandAugment with 2 ops of random magnitude, a grey Cutout of up to half the
+side), both seen by teacher and student; the total is ``ce_w * (CE(weak) +
+CE(strong)) + KD_WEIGHT * (...)``: all of the above on the weak view (mask
+from the weak teacher), plus an unmasked KL-only sum on the strong view for
+T in {T0, 3, 5}; the strong term's T=2 and T=6 KL entries reuse the WEAK
+logits (copy-paste in the official code), its batch/class terms are never
+added. On CIFAR, with this loss (all three with ``loss_weight=KD_WEIGHT``):
 ``MLKDLoss()(weak) + MLKDLoss(temperatures=(3, 4, 5), batch_weight=0,
 class_weight=0, confidence_percentile=None)(strong) + MLKDLoss(
 temperatures=(2, 6), <same>)(weak)``; on ImageNet 4 -> 1 in both sets.
@@ -144,9 +140,8 @@ class MLKDLoss(nn.Module):
                                  f'{value}.')
         self.temperatures = tuple(float(t) for t in temperatures)
         self.confidence_percentile = confidence_percentile
-        self.instance_weight = instance_weight
-        self.batch_weight = batch_weight
-        self.class_weight = class_weight
+        self.instance_weight, self.batch_weight, self.class_weight = (
+            instance_weight, batch_weight, class_weight)
         self.loss_weight = loss_weight
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ...utils.progress import current_iter, epochs_countable, training_epoch
 from .reviewkd_fusion import ReviewFusion, split_feats
+from .warmup import linear_warmup
 
 
 def hcl_loss(student_feats: Sequence[Tensor], teacher_feats: Sequence[Tensor],
@@ -128,31 +128,14 @@ class ReviewKDLoss(nn.Module):
         self.teacher_channels = tuple(teacher_channels)
         self.fusion = ReviewFusion(student_channels, teacher_channels,
                                    mid_channels)
-        self.loss_weight = loss_weight
-        self.pool_sizes = tuple(pool_sizes)
-        self.warmup_epochs = warmup_epochs
-        self.warmup_iters = warmup_iters
+        self.loss_weight, self.pool_sizes = loss_weight, tuple(pool_sizes)
+        self.warmup_epochs, self.warmup_iters = warmup_epochs, warmup_iters
 
     def warmup_factor(self, epoch: Optional[int] = None,
                       iteration: Optional[int] = None) -> float:
-        """Linear warm-up factor, read from the message hub by default (1
-        outside a loop); the rules of :meth:`DKDLoss.warmup_factor`."""
-        length = (self.warmup_epochs if self.warmup_iters is None else
-                  self.warmup_iters)
-        if not length:
-            return 1.0
-        if self.warmup_iters is not None:
-            step = current_iter() if iteration is None else iteration
-        elif epoch is not None:
-            step = epoch
-        else:
-            if length > 1 and not epochs_countable():
-                raise ValueError(
-                    f'ReviewKDLoss: cannot count warmup_epochs={length} in '
-                    'this training loop (it reports max_epochs=1 and epoch 0 '
-                    'throughout); set warmup_iters.')
-            step = training_epoch()
-        return 1.0 if step is None else min((step + 1) / length, 1.0)
+        """Linear warm-up factor (:func:`.warmup.linear_warmup`, as DKD's)."""
+        return linear_warmup('ReviewKDLoss', self.warmup_epochs,
+                             self.warmup_iters, epoch, iteration)
 
     def forward(self, *feats) -> Tensor:
         student, teacher = split_feats(feats, 'ReviewKDLoss')

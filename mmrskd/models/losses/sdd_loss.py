@@ -11,31 +11,8 @@ from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from .dkd_loss import DKDLoss, dkd_loss
+from .sdd_regions import local_features, region_weights
 from .utils import hard_labels, kl_rows
-
-
-def local_features(feat: Tensor, scales: Sequence[int]) -> Tensor:
-    """(N, C, H, W) -> (N, R, C), ``R = sum_m m^2``: the map is adaptive-avg
-    pooled to the finest ``max(scales)`` grid and every scale is pooled from
-    that grid (official SPP), row-major regions, scale order kept."""
-    grid = F.adaptive_avg_pool2d(feat, max(scales))
-    parts = [F.adaptive_avg_pool2d(grid, m).flatten(2) for m in scales]
-    return torch.cat(parts, dim=2).transpose(1, 2)
-
-
-def region_weights(teacher_local: Tensor, target: Tensor, beta: float,
-                   split: str = 'label') -> Tensor:
-    """(N, R) weights: 1 for consistent regions, ``beta`` for complementary
-    ones; region 0 is the global one. ``split='label'`` (official):
-    complementary iff ``[argmax zt_k == y] != [argmax zt_0 == y]``;
-    ``'class'``: iff ``argmax zt_k != argmax zt_0``."""
-    pred = teacher_local.argmax(dim=2)
-    if split == 'label':
-        right = pred == target[:, None]
-        comp = right != right[:, :1]
-    else:
-        comp = pred != pred[:, :1]
-    return 1.0 + (beta - 1.0) * comp.to(teacher_local.dtype)
 
 
 def sdd_loss(student_local: Tensor, teacher_local: Tensor, labels: Tensor,

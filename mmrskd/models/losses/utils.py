@@ -1,4 +1,5 @@
-"""Small numerically stable helpers shared by the logit losses."""
+"""Small numerically stable helpers shared by the losses (logit losses,
+feature losses and the detection distillation)."""
 from typing import Tuple
 
 import torch
@@ -86,3 +87,13 @@ def float_maps(feats) -> list:
     feats = [feats] if isinstance(feats, Tensor) else list(feats)
     return [f.float() if f.dtype in (torch.float16, torch.bfloat16) else f
             for f in feats]
+
+
+def normalize_per_sample(x: Tensor, eps: float = 1e-5) -> Tensor:
+    """Zero mean, unit variance over all but the first dim (e.g. (C, H, W)
+    of an (N, C, H, W) map) of each sample: ``(x - mean) / (std + eps)``
+    with the population std (divisor ``C * H * W``)."""
+    flat = x.flatten(1)
+    mean = flat.mean(1, keepdim=True)
+    std = flat.std(1, unbiased=False, keepdim=True)
+    return ((flat - mean) / (std + eps)).view_as(x)

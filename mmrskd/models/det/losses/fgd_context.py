@@ -1,5 +1,5 @@
-"""Global context block of FGD's global distillation: Yang, Xie, Li, Li,
-Yuan, Zhang, Yuan. Focal and Global Knowledge Distillation for Detectors,
+"""Global context block of FGD's global distillation: Yang, Li, Jiang,
+Gong, Yuan, Zhao, Yuan. Focal and Global Knowledge Distillation for Detectors,
 CVPR 2022 (arXiv 2111.11837). Official code: https://github.com/yzd-v/FGD
 (``mmdet/distillation/losses/fgd.py``, ``spatial_pool`` and
 ``get_rela_loss``). The block is GcNet's (Cao et al., ICCV-W 2019) with the

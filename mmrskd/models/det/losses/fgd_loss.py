@@ -1,7 +1,7 @@
-"""FGD: Yang, Xie, Li, Li, Yuan, Zhang, Yuan. Focal and Global Knowledge
+"""FGD: Yang, Li, Jiang, Gong, Yuan, Zhao, Yuan. Focal and Global Knowledge
 Distillation for Detectors, CVPR 2022 (arXiv 2111.11837). Official code:
 https://github.com/yzd-v/FGD (``mmdet/distillation/losses/fgd.py``)."""
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,8 +10,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .fgd_context import GlobalContext
-
-Shape = Tuple[float, float]
+from .fgd_masks import fgd_masks, image_shapes
 
 
 def fgd_attention(feat: Tensor, temp: float) -> Tuple[Tensor, Tensor]:
@@ -22,32 +21,6 @@ def fgd_attention(feat: Tensor, temp: float) -> Tuple[Tensor, Tensor]:
     spatial = h * w * F.softmax(value.mean(1).flatten(1) / temp, dim=1)
     channel = c * F.softmax(value.mean((2, 3)) / temp, dim=1)
     return spatial.view(n, h, w), channel
-
-
-def fgd_masks(boxes: Sequence[Tensor], image_shapes: Sequence[Shape],
-              like: Tensor) -> Tuple[Tensor, Tensor]:
-    """Foreground ``M S`` and background ``(1 - M) / N_bg`` maps (N, H, W)
-    for maps shaped as ``like``, as the official code: a box scaled by
-    ``(H / img_h, W / img_w)`` covers the cells ``floor(y1)..ceil(y2)`` x
-    ``floor(x1)..ceil(x2)`` with ``S = 1 / (H_r W_r)``, ``H_r = ceil(y2) +
-    1 - floor(y1)``; a cell in several boxes keeps the largest S."""
-    n, _, h, w = like.shape
-    fg = like.new_zeros(n, h, w)
-    rows, cols = (torch.arange(k, device=like.device) for k in (h, w))
-    for i, (b, (img_h, img_w)) in enumerate(zip(boxes, image_shapes)):
-        if b.numel() == 0:
-            continue
-        b = b.to(like.device)
-        b = b if b.is_floating_point() else b.float()
-        x0, x1 = (b[:, 0] / img_w * w).floor(), (b[:, 2] / img_w * w).ceil()
-        y0, y1 = (b[:, 1] / img_h * h).floor(), (b[:, 3] / img_h * h).ceil()
-        area = 1.0 / ((y1 + 1 - y0) * (x1 + 1 - x0))
-        in_y = (rows >= y0[:, None]) & (rows <= y1[:, None])
-        in_x = (cols >= x0[:, None]) & (cols <= x1[:, None])
-        inside = in_y[:, :, None] & in_x[:, None, :]
-        fg[i] = (inside * area[:, None, None].to(fg.dtype)).amax(0)
-    bg = (fg == 0).to(fg.dtype)
-    return fg, bg / bg.sum((1, 2), keepdim=True).clamp(min=1)
 
 
 def fgd_focal_terms(fs: Tensor, ft: Tensor, fg: Tensor, bg: Tensor,
@@ -64,15 +37,6 @@ def fgd_focal_terms(fs: Tensor, ft: Tensor, fg: Tensor, bg: Tensor,
     bg_loss = (sq * bg[:, None]).sum() / n
     at_loss = ((c_s - c_t).abs().sum() + (s_s - s_t).abs().sum()) / n
     return fg_loss, bg_loss, at_loss
-
-
-def _image_shapes(shape, n: int) -> List[Shape]:
-    s = torch.as_tensor(shape, dtype=torch.float64)
-    s = s.expand(n, 2) if s.shape == (2, ) else s
-    if s.shape != (n, 2) or not bool((s > 0).all()):
-        raise ValueError(f'FGDLoss: batch_input_shape must be a positive '
-                         f'(H, W) or {n} such pairs, got {shape!r}.')
-    return [tuple(p) for p in s.tolist()]
 
 
 @MODELS.register_module()
@@ -143,7 +107,7 @@ class FGDLoss(nn.Module):
                 f'levels and one gt_bboxes entry per image, got '
                 f'{len(student_feats)}, {len(teacher_feats)} and '
                 f'{len(gt_bboxes)} for {n} images.')
-        shapes = _image_shapes(batch_input_shape, n)
+        shapes = image_shapes(batch_input_shape, n)
         boxes = [getattr(b, 'tensor', b) for b in gt_bboxes]
         alpha, beta, gamma, lam = self.weights
         total = 0.

@@ -1,4 +1,4 @@
-"""MGD: Yang, Li, Jiang, Yuan, Zhang, Yuan. Masked Generative
+"""MGD: Yang, Li, Shao, Shi, Yuan, Yuan. Masked Generative
 Distillation, ECCV 2022 (arXiv 2205.01529). Official code:
 https://github.com/yzd-v/MGD (``det/mmdet/distillation/losses/mgd.py``);
 mmrazor's ``MGDConnector`` + ``MGDLoss`` (https://github.com/open-mmlab/

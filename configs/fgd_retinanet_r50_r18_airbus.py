@@ -1,6 +1,0 @@
-# FGD (Yang et al., CVPR 2022), RetinaNet R50-FPN -> R18-FPN on Airbus aircraft (256 px patches): the baseline
-# alone (no GD/ISD/TSA), the teacher and data of dynkd_retinanet_r50_r18_airbus.py.
-_base_ = ['./dynkd_retinanet_r50_r18_airbus.py', '_base_/distill/det_fgd.py']
-model = dict(
-    gd=None, isd=None, tsa=None,
-    distill_losses=dict(loss_fgd={{_base_.fgd_loss}}))

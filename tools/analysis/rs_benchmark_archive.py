@@ -1,0 +1,107 @@
+# Copyright (c) mmrskd authors.
+"""Finished runs of ``run_rs_benchmark.py`` kept in one JSON file that can
+be committed (``--archive``), so that nothing is lost with a work dir.
+
+A benchmark's work dir holds checkpoints (hundreds of MB) and is not kept
+between machines; its results are a few hundred bytes per run. Each
+finished student run is appended to the archive with the fingerprint of
+the teacher weights it was distilled from. A later call (a new work dir,
+a new machine) that trains or is given a teacher with the *same weights*
+restores the archived runs as finished runs of its work dir, so only the
+missing seeds train; runs of any other teacher are never mixed in.
+
+The fingerprint is a SHA-256 over the teacher checkpoint's ``state_dict``
+(names, shapes, dtypes and bytes of every tensor), not over the file:
+mmengine's checkpoints also hold timestamps and the optimizer state, which
+differ between two trainings that give the same weights.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+#: ``--cfg-options`` that name a path of one work dir (not the experiment)
+_LOCAL_OPTIONS = ('model.teacher_cache.path=', )
+
+
+def weights_fingerprint(ckpt: str) -> str:
+    """SHA-256 of the weights in checkpoint ``ckpt`` (module docstring)."""
+    import torch
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    state = state.get('state_dict', state)
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name]
+        if not torch.is_tensor(tensor):
+            continue
+        digest.update(f'{name}|{tuple(tensor.shape)}|{tensor.dtype}|'
+                      .encode())
+        digest.update(tensor.detach().contiguous().view(-1).view(
+            torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _experiment(result: dict, epochs: int) -> tuple:
+    """What makes two runs the same experiment: method, seed, config,
+    options, schedule and the run's own ``--cfg-options`` without paths."""
+    extra = [o for o in result.get('extra', [])
+             if not o.startswith(_LOCAL_OPTIONS)]
+    return (result['key'], result['seed'], result['config'],
+            tuple(result.get('options', [])), tuple(extra), epochs)
+
+
+def load(path: str) -> List[dict]:
+    """The archived entries (``[]`` if there is no archive yet)."""
+    if not path or not osp.isfile(path):
+        return []
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or not isinstance(data.get('runs'), list):
+        raise ValueError(f'{path}: not a run archive (expected an object '
+                         'with a "runs" list); pass another --archive')
+    return data['runs']
+
+
+def add(path: str, result: dict, fingerprint: str, epochs: int) -> None:
+    """Record a finished run (replacing an entry of the same experiment
+    and teacher). The caller holds the work dir's report lock."""
+    entry = dict(result, epochs=epochs, teacher_sha256=fingerprint)
+    key = (_experiment(entry, epochs), fingerprint)
+    runs = [r for r in load(path)
+            if (_experiment(r, r['epochs']), r['teacher_sha256']) != key]
+    runs.append(entry)
+    runs.sort(key=lambda r: (r['key'], r['seed']))
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(dict(runs=runs), f, indent=1)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
+            expected: Dict[str, dict]) -> List[str]:
+    """Write ``result.json`` into ``work_dir/<name>`` for every archived run
+    of teacher ``fingerprint`` that ``expected`` (run name -> the result
+    fields the current call would give it: key, seed, config, options,
+    extra) asks for and the work dir has not finished; return the names."""
+    restored = []
+    for entry in load(path):
+        if entry['teacher_sha256'] != fingerprint:
+            continue
+        name = f'{entry["key"]}_s{entry["seed"]}'
+        want = expected.get(name)
+        if want is None or _experiment(entry, entry['epochs']) != \
+                _experiment(want, epochs):
+            continue
+        result_file = osp.join(work_dir, name, 'result.json')
+        if osp.isfile(result_file):
+            continue
+        os.makedirs(osp.dirname(result_file), exist_ok=True)
+        result = {k: v for k, v in entry.items()
+                  if k not in ('epochs', 'teacher_sha256')}
+        with open(result_file, 'w') as f:
+            json.dump(dict(result, restored_from=path), f, indent=2)
+        restored.append(name)
+    return restored
