@@ -24,7 +24,8 @@ CONFIGS = sorted(
 
 #: transforms that leave the spatial size as it is
 KEEP_SIZE = {'LoadImageFromFile', 'RandomFlip', 'PackInputs', 'ColorJitter',
-             'RandomGrayscale', 'Normalize', 'RandAugment', 'Cutout'}
+             'RandomGrayscale', 'Normalize', 'RandAugment', 'Cutout',
+             'Rotate'}  # mmpretrain's Rotate keeps the canvas
 CROPS = {'RandomCrop', 'CenterCrop', 'RandomResizedCrop'}
 
 Size = Optional[Tuple[int, int]]

@@ -2,12 +2,9 @@
 # eighth-width ResNet-18. Teacher: python tools/train.py
 # configs/rsscn7_cpu/resnet34_rsscn7_cpu.py
 _base_ = [
-    '../_base_/distill/mlkd_r34_r18.py', '../_base_/datasets/rsscn7_64px.py',
-    '../_base_/schedules/cpu_30e.py', '../_base_/default_runtime.py'
+    '../_base_/distill/mlkd_r34_r18.py', '../_base_/rsscn7_cpu_protocol.py'
 ]
 model = dict(
-    student=dict(
-        backbone=dict(stem_channels=8, base_channels=8),
-        head=dict(in_channels=64, num_classes={{_base_.num_classes}})),
-    teacher_cfg='{{fileDirname}}/resnet34_rsscn7_cpu.py',
-    teacher_ckpt='work_dirs/resnet34_rsscn7_cpu/epoch_30.pth')
+    student={{_base_.student_w8}},
+    teacher_cfg={{_base_.teacher_cfg}},
+    teacher_ckpt={{_base_.teacher_ckpt}})
