@@ -10,6 +10,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
+from mmrskd.utils.model_config import config_model
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**',
@@ -54,15 +56,17 @@ def test_config_loads_and_model_builds(path):
         from mmpretrain.registry import DATASETS, MODELS
     else:
         from mmdet.registry import DATASETS, MODELS
-    model_cfg = cfg.model
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    model_cfg = config_model(cfg)
     # Distillers are built without their teacher checkpoint here; loading is
     # tested separately.
     if 'teacher_ckpt' in model_cfg:
         model_cfg.teacher_ckpt = None
         model_cfg.allow_random_teacher = True
+    # building a distiller checks each loss's inputs against its forward
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
+    if cfg.model.get('distill_losses'):
+        assert set(model.loss_inputs) == set(cfg.model.distill_losses)
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         ds_type = cfg[split].dataset.type
         assert DATASETS.get(ds_type) is not None, (path, ds_type)

@@ -28,7 +28,7 @@ import pytest
 import torch
 from mmengine.config import Config, ConfigDict
 
-from mmrskd.apis.cli import innermost_dataset
+from mmrskd.datasets.wrappers import innermost_dataset
 from mmrskd.datasets.dota_labels import DOTA_V1_CLASSES
 from mmrskd.testing import layouts
 from mmrskd.testing.checkpoints import save_runner_checkpoint

@@ -63,19 +63,24 @@ def _walk(pipeline: Sequence[dict], before: Size,
     return before, crop
 
 
-def _classification_configs():
+def _configs_by_scope():
+    out = {}
     for path in CONFIGS:
         cfg = Config.fromfile(osp.join(ROOT, path))
-        if cfg.default_scope == 'mmpretrain':
-            yield path, cfg
+        out.setdefault(cfg.default_scope, {})[path] = cfg
+    return out
 
 
 #: loaded once: the scale tests only read them
-CLS_CONFIGS = dict(_classification_configs())
+BY_SCOPE = _configs_by_scope()
+CLS_CONFIGS = BY_SCOPE.get('mmpretrain', {})
 
 
 def test_classification_configs_found():
-    assert len(CLS_CONFIGS) >= 40
+    # every config is a classification or a detection one, and the scale
+    # tests below run on all classification ones
+    assert set(BY_SCOPE) == {'mmpretrain', 'mmdet'}
+    assert sorted([*CLS_CONFIGS, *BY_SCOPE['mmdet']]) == sorted(CONFIGS)
     assert 'configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py' in CLS_CONFIGS
 
 

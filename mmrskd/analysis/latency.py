@@ -18,7 +18,7 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 
-from ..apis import cli
+from ..utils.model_config import load_config
 from ..apis.export_onnx import (DeployClassifier, build_student, export_graph,
                                 ort_session, pipeline_input_size,
                                 student_model_cfg)
@@ -123,7 +123,7 @@ def measure_config(config: str, batch_sizes: Sequence[int] = (1, 32),
     """Rows of :func:`measure_model` for each model of ``config`` (teacher
     and student of a distiller), at ``size`` or the test pipeline's input
     size (224 x 224 when the pipeline keeps the file size)."""
-    cfg = cli.load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     shape = tuple(size) if size else (pipeline_input_size(cfg) or
                                       DEFAULT_SIZE)
     rows = []

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 
 from ..datasets.wrappers import innermost_dataset
-from ..utils.model_config import (is_detection, is_distiller,
+from ..utils.model_config import (is_detection, is_distiller, load_config,
                                   models_registry, with_data_preprocessor)
 from ..utils.state_dict import (check_state_fits, checkpoint_state,
                                 read_checkpoint)
@@ -26,18 +26,6 @@ __all__ = [
     'models_registry', 'set_dataloader_defaults', 'set_work_dir',
     'to_student_only', 'tool_dataloader_defaults', 'use_gloo_without_gpu'
 ]
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config file, with a clear error when it does not exist."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'Config file "{path}" does not exist. Configs live under '
-            'configs/ (e.g. configs/isdm_r34_r18_nwpu.py).')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def build_runner(cfg: Config):

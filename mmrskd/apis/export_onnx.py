@@ -20,8 +20,7 @@ import torch.nn as nn
 from mmengine.config import Config
 
 from ..models.distillers.teacher import count_classes
-from ..utils.model_config import is_detection
-from . import cli
+from ..utils.model_config import is_detection, load_config
 from .deploy_model import (build_model, class_names, input_size,
                            load_student_checkpoint, pipeline_input_size,
                            student_model_cfg)
@@ -103,7 +102,7 @@ def export_onnx(config: str, checkpoint: str, out: str,
     images and the largest difference to torch is recorded under
     ``check``. Returns the sidecar's content.
     """
-    cfg = cli.load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     model = build_student(cfg)
     meta = load_student_checkpoint(model, checkpoint)
     size = input_size(cfg, config, shape)

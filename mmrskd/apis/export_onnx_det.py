@@ -31,8 +31,7 @@ import torch
 import torch.nn as nn
 
 from ..models.distillers.teacher import count_classes
-from ..utils.model_config import is_detection
-from . import cli
+from ..utils.model_config import is_detection, load_config
 from .deploy_model import (build_model, class_names, input_size,
                            load_student_checkpoint)
 from .onnx_det_sidecar import describe_detector, int_stride
@@ -129,7 +128,7 @@ def export_detector_onnx(config: str, checkpoint: str, out: str,
     input is the test pipeline's ``Resize`` scale. Returns the sidecar's
     content (with ``check``: the largest onnxruntime-vs-torch difference).
     """
-    cfg = cli.load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     if not is_detection(cfg):
         raise ValueError(f'"{config}" is not a detection config '
                          '(default_scope="mmdet").')

@@ -1,10 +1,23 @@
-"""The model a config describes: which registry builds it (mmdet's for a
+"""A config file loaded with a clear error, and the model it describes: which registry builds it (mmdet's for a
 detection config, mmpretrain's otherwise), whether it is an mmrskd
 distiller, and its config as mmengine's Runner hands it over (with the data
 preprocessor). Shared by the distillers, the tools and the analysis code."""
+import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file, with a clear error when it does not exist."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Config file "{path}" does not exist. Configs live under '
+            'configs/ (e.g. configs/isdm_r34_r18_nwpu.py).')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def is_detection(cfg: Config) -> bool:

@@ -3,7 +3,6 @@ Distillation for Detectors, CVPR 2022 (arXiv 2111.11837). Official code:
 https://github.com/yzd-v/FGD (``mmdet/distillation/losses/fgd.py``)."""
 from typing import Sequence, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.registry import MODELS
