@@ -215,5 +215,4 @@ def _fill(jobs, teacher, pre, logits, done, batch_size,
             logits.flush()
             done[row, index] = True
             done.flush()
-            for _ in index:
-                bar.update()
+            bar.update(len(index))  # one update per batch, not per image
