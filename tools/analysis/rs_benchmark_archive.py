@@ -28,8 +28,9 @@ _LOCAL_OPTIONS = ('model.teacher_cache.path=', )
 def weights_fingerprint(ckpt: str) -> str:
     """SHA-256 of the weights in checkpoint ``ckpt`` (module docstring)."""
     import torch
-    state = torch.load(ckpt, map_location='cpu', weights_only=False)
-    state = state.get('state_dict', state)
+
+    from mmrskd.utils.state_dict import checkpoint_state, read_checkpoint
+    state = checkpoint_state(read_checkpoint(ckpt, 'Teacher checkpoint'))
     digest = hashlib.sha256()
     for name in sorted(state):
         tensor = state[name]
