@@ -14,9 +14,10 @@ $(ENV_STAMP): requirements/runtime.txt requirements/tests.txt requirements/deplo
 	bash tools/setup_env.sh .venv
 	touch $(ENV_STAMP)
 
-# Train on a generated aerial-scene set and print the results table.
+# Train on a generated aerial-scene set and print the results table
+# (make demo DEMO_ARGS=--verbose shows the runner logs).
 demo: $(ENV_STAMP)
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 # The full test suite (under 15 minutes on 2 cores).
 test: $(ENV_STAMP)

@@ -13,6 +13,7 @@ from mmpretrain.registry import MODELS
 
 from mmrskd import analysis
 from mmrskd.models.losses.isdm_terms import InstanceScaler
+from mmrskd.testing import build_config_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -90,7 +91,7 @@ def isdm_checkpoints(tmp_path_factory):
     torch.save({'state_dict': teacher.state_dict()}, t_path)
     cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/isdm_r34_r18_demo.py'))
     cfg.model.teacher_ckpt = str(t_path)
-    distiller = MODELS.build(cfg.model)
+    distiller = build_config_model(cfg)
     torch.nn.init.constant_(
         distiller.distill_losses.loss_isdm.scaler.net[2].bias, 0.5)
     d_path = tmp / 'isdm.pth'

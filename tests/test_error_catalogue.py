@@ -328,7 +328,8 @@ CASES = [
     ('E30', e30, RuntimeError, 'teacher.pth" holds a list, not a state dict'),
     ('E31', e31, RuntimeError, 'teacher.pth" holds no weights'),
     ('E32', e32, ValueError, 'The teacher normalises its inputs differently '
-     'from the student, which cannot be combined with batch augmentations'),
+     'from the student, which cannot be combined with the student\'s batch '
+     'augmentations (Mixup, CutMix)'),
     ('E26', e26, KeyError, 'epoch_200.pth" has no "student.*" weights: it '
      'is not a checkpoint of an mmrskd distiller'),
 ]

@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 from mmrskd.analysis.loss_balance import gradient_norms, term_value
+from mmrskd.testing import build_config_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -66,7 +67,7 @@ def test_tool_weight_scales_only_its_term(demo_scenes, teacher_ckpt,
     cfg.model.teacher_ckpt = teacher_ckpt
     init_default_scope('mmpretrain')
     torch.manual_seed(1)
-    distiller = MODELS.build(cfg.model)
+    distiller = build_config_model(cfg)
     ckpt = tmp_path / 'kd.pth'
     torch.save({'state_dict': distiller.state_dict()}, ckpt)
     before = {k: v.clone() for k, v in distiller.state_dict().items()}
@@ -155,7 +156,7 @@ def test_tool_errors(demo_scenes, teacher_ckpt, tmp_path):
     cfg.model.teacher_ckpt = teacher_ckpt
     init_default_scope('mmpretrain')
     ckpt = tmp_path / 'kd.pth'
-    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
+    torch.save({'state_dict': build_config_model(cfg).state_dict()}, ckpt)
     with pytest.raises(SystemExit, match="'loss_cls' is not a loss term"):
         tool.main(['configs/demo/kd_r34_r18_demo.py', str(ckpt),
                    '--teacher-ckpt', teacher_ckpt, '--batches', '1',

@@ -77,9 +77,11 @@ def _train(cfg_file, work_dir, **options):
     return spy.values, runner.model.state_dict()
 
 
-# fp32 storage is bit-exact; fp16 measured: loss_kd within 5e-5 relative,
-# weights within 3.5e-6 (relative norm) after one epoch.
-@pytest.mark.parametrize('dtype,rtol', [('fp32', 0.0), ('fp16', 1e-4)])
+# fp32 storage is bit-exact; fp16 measured with the demo's eighth-width
+# student: loss_kd within 1.2e-4 relative (the untrained teacher's KL is
+# about 0.004, so the fp16 rounding of its logits weighs more), weights
+# within 1e-7 (relative norm) after one epoch.
+@pytest.mark.parametrize('dtype,rtol', [('fp32', 0.0), ('fp16', 2e-4)])
 def test_cached_run_matches_the_online_run(demo_scenes, teacher_ckpt,
                                            tmp_path, dtype, rtol):
     cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)

@@ -5,16 +5,10 @@
 # eighth-width student alone, too little to tell distillers apart
 # (docs/benchmarks.md); its cost is paid once through the teacher cache.
 _base_ = [
-    '../_base_/models/resnet34.py', '../_base_/datasets/rsscn7_64px.py',
+    '../_base_/models/resnet34_mix.py', '../_base_/datasets/rsscn7_64px.py',
     '../_base_/schedules/cpu_30e.py', '../_base_/default_runtime.py'
 ]
-model = dict(
-    head=dict(num_classes={{_base_.num_classes}},
-              loss=dict(type='CrossEntropyLoss', use_soft=True)),
-    train_cfg=dict(augments=[
-        dict(type='Mixup', alpha=0.2),
-        dict(type='CutMix', alpha=1.0)
-    ]))
+model = dict(head=dict(num_classes={{_base_.num_classes}}))
 # one-hot labels for the batch augmentations
 data_preprocessor = dict(num_classes={{_base_.num_classes}})
 train_pipeline = [

@@ -313,17 +313,19 @@ def _record_teacher_logits(model):
     return seen
 
 
-def test_teacher_uses_its_own_config_preprocessor(tmp_path):
-    """A teacher trained on BGR with other statistics gives, inside the
-    distiller, the logits of its own standalone inference."""
+def _distill_with_config_teacher(tmp_path, pre, **model_extra):
+    """A ResNet-34 teacher whose config file has the data preprocessor
+    ``pre`` (and ``model_extra``), distilled into a ResNet-18 for one step.
+    Returns (teacher, distiller, the teacher logits the KD loss saw, the
+    teacher's own standalone eval-mode logits on the same batch)."""
     init_default_scope('mmpretrain')
     from mmpretrain.registry import MODELS
     t_cfg = tmp_path / 'teacher_cfg.py'
-    model_cfg = classifier(34)
+    model_cfg = dict(classifier(34), **model_extra)
     model_cfg.pop('data_preprocessor')
     t_cfg.write_text(f'model = {model_cfg!r}\n'
-                     f'data_preprocessor = {BGR_TEACHER!r}\n')
-    teacher = MODELS.build(dict(model_cfg, data_preprocessor=BGR_TEACHER))
+                     f'data_preprocessor = {pre!r}\n')
+    teacher = MODELS.build(dict(model_cfg, data_preprocessor=dict(pre)))
     ckpt = tmp_path / 'teacher.pth'
     torch.save({'state_dict': teacher.state_dict()}, ckpt)
     model = ClsDistiller(student=classifier(18), teacher_cfg=str(t_cfg),
@@ -332,17 +334,41 @@ def test_teacher_uses_its_own_config_preprocessor(tmp_path):
     assert isinstance(model.data_preprocessor, DistillDataPreprocessor)
     seen = _record_teacher_logits(model)
     model.train()
+    torch.manual_seed(0)  # Mixup/CutMix would draw here if they ran
     model.train_step(_raw_batch(), _NoStepOptim())
     teacher.eval()
     with torch.no_grad():
         own = teacher(**teacher.data_preprocessor(_raw_batch(), False),
                       mode='tensor')
-    assert torch.allclose(seen['teacher'], own, atol=1e-5)
+    return teacher, model, seen['teacher'], own
+
+
+def test_teacher_uses_its_own_config_preprocessor(tmp_path):
+    """A teacher trained on BGR with other statistics gives, inside the
+    distiller, the logits of its own standalone inference."""
+    teacher, model, seen, own = _distill_with_config_teacher(
+        tmp_path, BGR_TEACHER)
+    assert torch.allclose(seen, own, atol=1e-5)
     # and what the student's normalisation would give is far from it
     with torch.no_grad():
         wrong = teacher(model.student.data_preprocessor(
             _raw_batch(), False)['inputs'], mode='tensor')
     assert not torch.allclose(wrong, own, atol=1e-2)
+
+
+def test_teacher_trained_with_mixup_is_accepted(tmp_path):
+    """A teacher whose config trains it with Mixup/CutMix (and normalises
+    differently) is a teacher like any other: its batch augmentations are
+    its training recipe and never run inside the distiller, whose teacher
+    inputs are those of its standalone eval-mode preprocessing; its one-hot
+    label handling does not leak into the student's data samples (the
+    student's plain cross-entropy would refuse soft labels)."""
+    augments = dict(augments=[dict(type='Mixup', alpha=0.2),
+                              dict(type='CutMix', alpha=1.0)])
+    teacher, _, seen, own = _distill_with_config_teacher(
+        tmp_path, dict(BGR_TEACHER, num_classes=4), train_cfg=augments)
+    assert teacher.data_preprocessor.batch_augments is not None
+    assert torch.allclose(seen, own, atol=1e-5)
 
 
 def test_same_normalisation_is_shared_and_override_wins(tmp_path):
@@ -352,9 +378,9 @@ def test_same_normalisation_is_shared_and_override_wins(tmp_path):
     torch.save(MODELS.build(classifier(18)).state_dict(), ckpt)
     shared = kd(str(ckpt))
     assert shared.data_preprocessor is shared.student.data_preprocessor
-    other = kd(str(ckpt), teacher=classifier(18, pre=BGR_TEACHER))
+    other = kd(str(ckpt), teacher=classifier(18, pre=dict(BGR_TEACHER)))
     assert isinstance(other.data_preprocessor, DistillDataPreprocessor)
-    forced = kd(str(ckpt), teacher=classifier(18, pre=BGR_TEACHER),
+    forced = kd(str(ckpt), teacher=classifier(18, pre=dict(BGR_TEACHER)),
                 teacher_data_preprocessor=classifier(18)['data_preprocessor']
                 | dict(type='ClsDataPreprocessor'))
     assert forced.data_preprocessor is forced.student.data_preprocessor

@@ -43,8 +43,10 @@ class DistillDataPreprocessor(BaseDataPreprocessor):
 
     During training the output carries ``teacher_inputs`` besides the
     student's ``inputs``/``data_samples``; in validation and test only the
-    student's preprocessing runs. Batch augmentations (Mixup, CutMix) would
-    give the teacher other images than the student, so they are refused.
+    student's preprocessing runs. The student's batch augmentations (Mixup,
+    CutMix) would give the teacher other images than the student, so they
+    are refused; the teacher's own are ignored (its preprocessor runs in
+    eval mode, as in its standalone inference).
 
     Args:
         student: the student's data preprocessor (module or config).
@@ -57,22 +59,28 @@ class DistillDataPreprocessor(BaseDataPreprocessor):
             else student
         self.teacher = MODELS.build(teacher) if isinstance(teacher, dict) \
             else teacher
-        for name, pre in (('student', self.student),
-                          ('teacher', self.teacher)):
-            if getattr(pre, 'batch_augments', None) is not None:
-                raise ValueError(
-                    f'The teacher normalises its inputs differently from the '
-                    f'student, which cannot be combined with batch '
-                    f'augmentations (found on the {name} preprocessor): the '
-                    'teacher would see other images than the student. Give '
-                    'the teacher the student\'s normalisation '
-                    '(teacher_data_preprocessor=the student\'s) or drop the '
-                    'batch augmentation.')
+        # The teacher's own batch augmentations (its config's Mixup/CutMix)
+        # are its training recipe: its preprocessor runs in eval mode here,
+        # where mmpretrain/mmdet never apply them. The student's would mix
+        # images the teacher does not see, so they are refused.
+        if getattr(self.student, 'batch_augments', None) is not None:
+            raise ValueError(
+                'The teacher normalises its inputs differently from the '
+                'student, which cannot be combined with the student\'s batch '
+                'augmentations (Mixup, CutMix): the teacher would see other '
+                'images than the student. Give the teacher the student\'s '
+                'normalisation (teacher_data_preprocessor=the student\'s) or '
+                'drop the batch augmentation.')
 
     def forward(self, data: dict, training: bool = False) -> dict:
         out = self.student(data, training)
         if training:
-            out['teacher_inputs'] = self.teacher(data, False)['inputs']
+            # images only: a teacher preprocessor would otherwise write into
+            # the data samples the student shares (e.g. mmpretrain's
+            # one-hot gt_score of a teacher trained with Mixup, mmdet's
+            # pad shapes)
+            images = dict(inputs=data['inputs'], data_samples=None)
+            out['teacher_inputs'] = self.teacher(images, False)['inputs']
         return out
 
     def cast_data(self, data: Optional[dict]):
