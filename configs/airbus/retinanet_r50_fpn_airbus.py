@@ -1,20 +1,11 @@
 # RetinaNet (single-stage) R50-FPN on Airbus aircraft (256 px patches at half
-# resolution): the teacher, with a CPU-scale schedule (2 cores, no GPU).
+# resolution): the teacher, with the CPU-scale schedule of the Airbus protocol.
 _base_ = [
-    '../_base_/det/retinanet_r50_fpn_1x.py', '../_base_/datasets/airbus_det.py'
+    '../_base_/det/retinanet_r50_fpn_1x.py', '../_base_/datasets/airbus_det.py',
+    '../_base_/schedules/airbus_det_3e.py'
 ]
 model = dict(bbox_head=dict(num_classes={{_base_.num_classes}}))
-
-# 3 epochs of 143 iterations (batch 8), 100-iteration warm-up, cosine decay;
-# gradients clipped because every layer starts from scratch.
-max_epochs = 3
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         T_max=max_epochs, eta_min=1e-4, convert_to_iter_based=True),
-]
-optim_wrapper = dict(optimizer=dict(lr=0.01),
-                     clip_grad=dict(max_norm=35, norm_type=2))
+train_cfg = {{_base_.airbus_det_3e.train_cfg}}
+param_scheduler = {{_base_.airbus_det_3e.param_scheduler}}
+optim_wrapper = {{_base_.airbus_det_3e.optim_wrapper}}
 default_hooks = dict(logger=dict(interval=10))

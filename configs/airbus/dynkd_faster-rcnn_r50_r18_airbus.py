@@ -1,0 +1,15 @@
+# Dynamic knowledge distillation (TGRS 5613819), Faster R-CNN (two-stage), R50-FPN ->
+# R18-FPN on Airbus aircraft (256 px patches): GD on every FPN level, ISD and TSA
+# on the sampled RoIs (the RPN keeps its own loss).
+# Teacher: python tools/train.py configs/airbus/faster-rcnn_r50_fpn_airbus.py
+_base_ = ['./faster-rcnn_r18_fpn_airbus.py']
+model = dict(
+    _delete_=True,
+    type='DynamicDetDistiller',
+    student={{_base_.model}},
+    teacher_cfg='{{fileDirname}}/faster-rcnn_r50_fpn_airbus.py',
+    teacher_ckpt='work_dirs/faster-rcnn_r50_fpn_airbus/epoch_3.pth',
+    gd=dict(k_fg=0.5, k_bg=0.1, w_fg=1.0, w_bg=1.0, tau=0.5, loss_weight=1.0),
+    isd=dict(tau_w=1.0, loss_weight=1.0),
+    tsa=dict(gamma_max=1.0, eta=1.0))
+custom_hooks = [dict(type='ExportStudentHook')]
