@@ -2,8 +2,8 @@
 
 Importing the package checks the installed stack, makes mmengine's own
 checkpoints loadable under torch's ``weights_only`` default (so ``--resume``
-works) and registers every dataset, model and loss into mmpretrain's and
-mmdet's registries. Configs load it with
+works) and registers every dataset, model, loss and metric into mmpretrain's
+and mmdet's registries. Configs load it with
 ``custom_imports = dict(imports=['mmrskd'], allow_failed_imports=False)``.
 """
 import os
@@ -19,6 +19,6 @@ allow_mmengine_checkpoints()
 
 from .utils import config_scope  # noqa: E402,F401  (`mmrskd::` in _base_)
 
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__', 'check_versions']

@@ -117,6 +117,11 @@ def e27(tmp_path):
                      train_ratio=0.5)
 
 
+def e51(tmp_path):
+    from mmrskd.evaluation import DOTATask2Metric
+    DOTATask2Metric(ann_dir=str(tmp_path / 'DOTA' / 'val' / 'labelTxt'))
+
+
 def _train(*args):
     proc = subprocess.run([sys.executable, 'tools/train.py', *args],
                           cwd=ROOT, capture_output=True, text=True)
@@ -320,6 +325,8 @@ CASES = [
     ('E22', e22, PermissionError, 'Pass a writable --work-dir.'),
     ('E24', e24, RuntimeError, 'epoch_9.pth" does not exist.'),
     ('E27', e27, ValueError, "split of the 1 annotated image(s) in"),
+    ('E51', e51, FileNotFoundError, 'does not exist. Give the labelTxt '
+     'folder of the full (unsplit) images the patches were cut from'),
     ('E28', e28, RuntimeError, 'ClsDistiller: model.teacher_ckpt is not '
      'set, so the teacher would keep its random initialisation and the '
      'student would learn from noise.'),

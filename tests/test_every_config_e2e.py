@@ -294,6 +294,16 @@ def point_loaders(cfg: Config, name: str, tree: DataTree) -> None:
         loader.batch_size = 2
         loader.num_workers = 0
         loader.persistent_workers = False
+    for ev in as_list(cfg.get('test_evaluator')):
+        if ev.get('ann_dir'):  # DOTATask2Metric: the full images' labelTxt
+            ev.ann_dir = tree.path(ev.ann_dir) + '/'
+
+
+def as_list(evaluators) -> list:
+    """An evaluator config (one dict or a list of them) as a list."""
+    if evaluators is None:
+        return []
+    return [evaluators] if isinstance(evaluators, dict) else evaluators
 
 
 def small_config(name: str, tree: DataTree, teacher_ckpts,
@@ -331,20 +341,20 @@ def dicts_with(node, key: str) -> Iterator[ConfigDict]:
 
 def expected_metrics(cfg: Config) -> Dict[str, tuple]:
     """Metric key -> allowed range, from the config's test evaluator."""
-    evaluators = cfg.test_evaluator
-    if isinstance(evaluators, dict):
-        evaluators = [evaluators]
     keys = {}
-    for ev in evaluators:
+    for ev in as_list(cfg.test_evaluator):
+        prefix = ev.get('prefix')
         if ev.type == 'Accuracy':
             topk = ev.get('topk', (1, ))
             for k in (topk if isinstance(topk, (list, tuple)) else [topk]):
                 keys[f'accuracy/top{k}'] = (0, 100)
         elif ev.type == 'VOCMetric':
-            keys['pascal_voc/mAP'] = (0, 1)
+            keys[f'{prefix or "pascal_voc"}/mAP'] = (0, 1)
         elif ev.type == 'CocoMetric':
-            keys['coco/bbox_mAP'] = (0, 1)
-            keys['coco/bbox_mAP_50'] = (0, 1)
+            keys[f'{prefix or "coco"}/bbox_mAP'] = (0, 1)
+            keys[f'{prefix or "coco"}/bbox_mAP_50'] = (0, 1)
+        elif ev.type == 'DOTATask2Metric':
+            keys[f'{prefix or "dota"}/mAP'] = (0, 1)
         else:
             raise AssertionError(f'no expected keys for evaluator {ev.type}')
     return keys

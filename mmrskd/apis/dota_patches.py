@@ -1,27 +1,24 @@
-"""Cutting large DOTA-style images into overlapping patches, and mapping
-patch detections back to the full images (with NMS): the offline steps
-before training and after testing (``tools/dataset_converters/dota_split.py``
-and ``dota_merge.py``); the patches are then read as a DOTA dataset.
+"""Cutting large DOTA-style images into overlapping patches, the offline
+step before training (``tools/dataset_converters/dota_split.py``); the
+patches are then read as a DOTA dataset.
 
 Patch files are named ``<image>__<rate>__<x0>___<y0>.png`` (the DOTA
 devkit's scheme), so a detection in a patch can be put back at
-``(box + [x0, y0, x0, y0]) / rate`` in its source image.
+``(box + [x0, y0, x0, y0]) / rate`` in its source image: that and the
+class-wise NMS of the duplicates live in :mod:`mmrskd.evaluation.patch_merge`
+(re-exported here).
 """
 import os
 import os.path as osp
-import re
-from collections import defaultdict
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from ..datasets.dota_labels import DOTAObject, parse_dota_file
-from ..datasets.image_files import IMG_EXTENSIONS
-
-PATCH_NAME = re.compile(r'^(?P<stem>.+)__(?P<rate>[\d.]+)__(?P<x>-?\d+)___'
-                        r'(?P<y>-?\d+)$')
+from ..evaluation.patch_merge import (PATCH_NAME,  # noqa: F401
+                                      merge_patch_detections,
+                                      parse_patch_name)
 
 
 def window_starts(length: int, size: int, gap: int) -> List[int]:
@@ -99,49 +96,6 @@ def split_image(img_path: str, label_path: str, out_dir: str,
                         f.write(f'{coords} {cat} {int(difficult)}\n')
                 n += 1
     return n
-
-
-def parse_patch_name(name: str) -> Tuple[str, float, int, int]:
-    """``'P0001__1__824___0'`` -> ``('P0001', 1.0, 824, 0)``."""
-    base = osp.basename(name)
-    stem, ext = osp.splitext(base)
-    # '0.5__0___0' has no extension; only strip real ones
-    m = PATCH_NAME.match(stem if ext.lower() in IMG_EXTENSIONS else base)
-    if m is None:
-        raise ValueError(f'"{name}" is not a patch name '
-                         '(<image>__<rate>__<x0>___<y0>).')
-    return m['stem'], float(m['rate']), int(m['x']), int(m['y'])
-
-
-def merge_patch_detections(
-        patches: Sequence[Tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-        iou_thr: float = 0.5) -> Dict[str, Tuple[np.ndarray, np.ndarray,
-                                                 np.ndarray]]:
-    """Map ``(patch name, boxes (n, 4), scores (n,), labels (n,))`` back to
-    full images and remove the duplicates of overlapping patches with a
-    class-wise NMS. Returns ``image stem -> (boxes, scores, labels)``."""
-    from mmcv.ops import batched_nms
-    grouped = defaultdict(list)
-    for name, boxes, scores, labels in patches:
-        stem, rate, x0, y0 = parse_patch_name(name)
-        boxes = (np.asarray(boxes, np.float32).reshape(-1, 4) +
-                 np.array([x0, y0, x0, y0], np.float32)) / rate
-        grouped[stem].append((boxes, np.asarray(scores, np.float32),
-                              np.asarray(labels, np.int64)))
-    merged = {}
-    for stem, parts in grouped.items():
-        boxes = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts])
-        labels = np.concatenate([p[2] for p in parts])
-        if len(boxes):
-            dets, keep = batched_nms(
-                torch.from_numpy(boxes), torch.from_numpy(scores),
-                torch.from_numpy(labels),
-                dict(type='nms', iou_threshold=iou_thr))
-            keep = keep.numpy()
-            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-        merged[stem] = (boxes, scores, labels)
-    return merged
 
 
 def ensure_dirs(out_dir: str) -> None:

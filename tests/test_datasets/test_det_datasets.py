@@ -133,8 +133,8 @@ def test_merge_evaluate_full_images(tmp_path):
          '0 0 9 0 9 9 0 9 ship 1\n')
     merged = {'P1': (np.array([[100, 40, 120, 60], [0, 0, 9, 9]], float),
                      np.array([0.9, 0.8]), np.array([6, 6]))}
-    mean_ap, _ = dota_merge.evaluate(merged, str(tmp_path / 'ann'),
-                                     dota_merge.DOTA_V1_CLASSES)
+    mean_ap, _ = dota_merge.evaluate_area_mode(
+        merged, str(tmp_path / 'ann'), dota_merge.DOTA_V1_CLASSES)
     assert mean_ap == pytest.approx(1.0)  # the difficult hit is ignored
 
 

@@ -6,14 +6,16 @@
         --ann-dir data/DOTA/val/labelTxt
 
 reads the predictions that ``tools/test.py --out`` dumps for a patch set
-(``dota_split.py`` names), writes DOTA Task2 files ``Task2_<class>.txt``
+(``dota_split.py`` names; other names are taken as full images), writes the
+DOTA Task2 submission files ``Task2_<class>.txt``
 (``<image> <score> x1 y1 x2 y2``) to OUT_DIR and, with ``--ann-dir``,
-prints the VOC-style mAP@0.5 on the full images (difficult objects
-ignored).
+prints the official DOTA Task2 mAP of the full images (the DOTA devkit's
+rules, VOC07 11-point AP: the number ``DOTATask2Metric`` gives in
+``tools/test.py``) and, as a secondary number, mmdet's VOC area-mode
+mAP@0.5 of the same detections (not the DOTA protocol).
 """
 import argparse
 import glob
-import os
 import os.path as osp
 import pickle
 import sys
@@ -22,9 +24,10 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmrskd.apis.dota_patches import merge_patch_detections  # noqa: E402
 from mmrskd.datasets.dota_labels import (DOTA_V1_CLASSES,  # noqa: E402
                                          parse_dota_file)
+from mmrskd.evaluation import (evaluate_task2,  # noqa: E402
+                               merge_patch_detections, write_task2_files)
 
 
 def _np(x):
@@ -42,8 +45,10 @@ def load_patch_results(path):
     return out
 
 
-def evaluate(merged, ann_dir, classes, iou_thr=0.5):
-    """VOC-style mAP (area) of merged detections against labelTxt files."""
+def evaluate_area_mode(merged, ann_dir, classes, iou_thr=0.5):
+    """Secondary number: mmdet's VOC mAP (area mode, IoU >= ``iou_thr``, no
+    +1 pixel) of merged detections against all labelTxt files of
+    ``ann_dir``; not the DOTA protocol (``evaluate_task2`` is)."""
     from mmdet.evaluation import eval_map
     dets, anns = [], []
     for txt in sorted(glob.glob(osp.join(ann_dir, '*.txt'))):
@@ -80,18 +85,17 @@ def main(argv=None):
     parser.add_argument('--classes', nargs='+', default=list(DOTA_V1_CLASSES))
     args = parser.parse_args(argv)
     merged = merge_patch_detections(load_patch_results(args.results),
-                                    args.iou_thr)
-    os.makedirs(args.out_dir, exist_ok=True)
-    for c, name in enumerate(args.classes):
-        with open(osp.join(args.out_dir, f'Task2_{name}.txt'), 'w') as f:
-            for stem, (boxes, scores, labels) in sorted(merged.items()):
-                for b, s in zip(boxes[labels == c], scores[labels == c]):
-                    f.write(f'{stem} {s:.4f} ' +
-                            ' '.join(f'{v:.1f}' for v in b) + '\n')
+                                    args.iou_thr, allow_full_images=True)
+    classes = tuple(args.classes)
+    write_task2_files(args.out_dir, merged, classes)
     print(f'merged {len(merged)} images -> {args.out_dir}')
     if args.ann_dir:
-        mean_ap, _ = evaluate(merged, args.ann_dir, tuple(args.classes))
-        print(f'mAP@{0.5:g} on full images: {mean_ap * 100:.2f}')
+        mean_ap, _ = evaluate_task2(merged, args.ann_dir, classes)
+        area_ap, _ = evaluate_area_mode(merged, args.ann_dir, classes)
+        print(f'DOTA Task2 mAP on full images (official: DOTA devkit rules, '
+              f'VOC07 11-point): {mean_ap * 100:.2f}')
+        print(f'secondary, mmdet VOC area-mode mAP@0.5 (not the DOTA '
+              f'protocol): {area_ap * 100:.2f}')
         return mean_ap
 
 
