@@ -18,3 +18,16 @@ val_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, split='test',
     train_ratio=0.7, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Metrics: VOC mAP@0.5 both ways, since NWPU VHR-10 papers use either and
+# seldom say which (docs/benchmarks.md, "NWPU VHR-10: AP modes"): the area
+# under the interpolated precision-recall curve (VOC2010+, voc_area/mAP) and
+# the VOC2007 11-point mean (voc07/mAP); COCO AP as for the other sets
+# (coco/bbox_mAP).
+val_evaluator = [
+    dict(type='VOCMetric', metric='mAP', iou_thrs=[0.5], eval_mode='area',
+         prefix='voc_area'),
+    dict(type='VOCMetric', metric='mAP', iou_thrs=[0.5],
+         eval_mode='11points', prefix='voc07'),
+    dict(type='CocoMetric', metric='bbox'),
+]
+test_evaluator = val_evaluator
