@@ -10,7 +10,8 @@ env:
 	bash tools/setup_env.sh .venv
 	touch $(ENV_STAMP)
 
-$(ENV_STAMP): requirements/runtime.txt requirements/tests.txt requirements/deploy.txt setup.py
+$(ENV_STAMP): requirements/runtime.txt requirements/tests.txt requirements/deploy.txt \
+		requirements/rotated.txt setup.py
 	bash tools/setup_env.sh .venv
 	touch $(ENV_STAMP)
 

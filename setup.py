@@ -61,7 +61,9 @@ setup(
     python_requires='>=3.8',
     # mmcv 2.1.0 must be compiled on torch 2.14: use `make env`.
     install_requires=read_requirements('runtime.txt'),
-    extras_require=dict(tests=read_requirements('tests.txt')),
+    # `pip install -e ".[rotated]"`: oriented boxes (configs/rotated/, mmrotate)
+    extras_require=dict(tests=read_requirements('tests.txt'),
+                        rotated=read_requirements('rotated.txt')),
     license='Apache-2.0',
     cmdclass=dict(build_py=BuildPyWithConfigs),
 )

@@ -2,8 +2,10 @@
 
 Importing the package checks the installed stack, makes mmengine's own
 checkpoints loadable under torch's ``weights_only`` default (so ``--resume``
-works) and registers every dataset, model, loss and metric into mmpretrain's
-and mmdet's registries. Configs load it with
+works), lets mmrotate (the optional extra ``rotated``) import on mmdet 3.3
+(:func:`mmrskd.compat.alias_faster_coco_metric`) and registers every
+dataset, model, loss and metric into mmpretrain's and mmdet's registries
+(and mmrotate's, when the extra is installed). Configs load it with
 ``custom_imports = dict(imports=['mmrskd'], allow_failed_imports=False)``.
 """
 import os
@@ -18,6 +20,9 @@ from .utils import allow_mmengine_checkpoints  # noqa: E402
 allow_mmengine_checkpoints()
 
 from .utils import config_scope  # noqa: E402,F401  (`mmrskd::` in _base_)
+from .compat import alias_faster_coco_metric  # noqa: E402
+
+alias_faster_coco_metric()  # before anything imports mmrotate (see compat)
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 

@@ -12,6 +12,9 @@ Written for mmpretrain 1.2 and mmdet 3.3 (the ranges of
 
 Private methods may change without notice: when one is missing, the error
 names it and the versions this module was written for.
+
+It also holds the shim that lets mmrotate (the optional extra ``rotated``,
+onedl-mmrotate 1.2) import on mmdet 3.3: :func:`alias_faster_coco_metric`.
 """
 from importlib import metadata
 from typing import Dict, Sequence
@@ -52,3 +55,27 @@ def roi_bbox_forward(roi_head, feats: Sequence[Tensor],
     """An mmdet ``StandardRoIHead``'s outputs (``cls_score``,
     ``bbox_pred``, ...) on ``rois`` (``roi_head._bbox_forward``)."""
     return private_method(roi_head, '_bbox_forward', 'mmdet')(feats, rois)
+
+
+def alias_faster_coco_metric() -> None:
+    """Give ``mmdet.evaluation`` the ``FasterCocoMetric`` that mmrotate
+    imports (idempotent).
+
+    ``mmrotate.evaluation`` (onedl-mmrotate 1.2) imports
+    ``FasterCocoMetric`` from ``mmdet.evaluation``, which mmdet 3.3 lacks
+    (only the onedl fork of mmdet has it), so importing any of mmrotate's
+    metrics fails. mmdet's ``CocoMetric`` stands in for it: it is the base
+    class of mmrotate's ``RotatedCocoMetric`` only (not used by mmrskd);
+    ``DOTAMetric`` does not depend on it.
+
+    It has to run before mmrotate is imported, in every process that
+    imports it: ``DOTAMetric`` computes its TP/FP in worker processes
+    started with ``spawn``, which import mmrotate again (a worker without
+    the alias dies on the ImportError and the evaluation waits forever).
+    ``import mmrskd`` runs it, and a spawned worker re-imports the main
+    script, which imports mmrskd (``tools/train.py``, ``tools/test.py``),
+    so a config's ``custom_imports`` would come too late.
+    """
+    from mmdet import evaluation
+    if not hasattr(evaluation, 'FasterCocoMetric'):
+        evaluation.FasterCocoMetric = evaluation.CocoMetric

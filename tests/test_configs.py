@@ -19,6 +19,20 @@ CONFIGS = sorted(
     if '_base_' not in osp.relpath(p, ROOT))
 
 
+#: what the rotated configs (optional extra "rotated", mmrotate) import:
+#: the plugin and its mmrotate dataset (tests/test_rotated.py)
+ROTATED_IMPORTS = ['mmrskd', 'mmrskd.datasets.rotated_dota']
+
+
+def load(path: str) -> Config:
+    """The config file ``path``; a rotated one skips, saying how to install
+    the extra, when mmrotate is not installed."""
+    if path.startswith('configs/rotated/'):
+        from mmrskd.utils.extras import ROTATED_MISSING
+        pytest.importorskip('mmrotate', reason=f'{path} {ROTATED_MISSING}')
+    return Config.fromfile(osp.join(ROOT, path))
+
+
 def configs_on_disk() -> set:
     """The config files counted from the folder another way than the glob
     above: every ``.py`` under configs/ and its sub-folders, ``_base_``
@@ -47,13 +61,17 @@ def test_every_config_is_exercised():
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_config_loads_and_model_builds(path):
-    cfg = Config.fromfile(osp.join(ROOT, path))
-    assert cfg.custom_imports == dict(imports=['mmrskd'],
-                                      allow_failed_imports=False)
-    assert cfg.default_scope in ('mmpretrain', 'mmdet')
+    cfg = load(path)
+    rotated = cfg.default_scope == 'mmrotate'
+    assert cfg.custom_imports == dict(
+        imports=ROTATED_IMPORTS if rotated else ['mmrskd'],
+        allow_failed_imports=False)
+    assert cfg.default_scope in ('mmpretrain', 'mmdet', 'mmrotate')
     init_default_scope(cfg.default_scope)
     if cfg.default_scope == 'mmpretrain':
         from mmpretrain.registry import DATASETS, MODELS
+    elif rotated:
+        from mmrotate.registry import DATASETS, MODELS
     else:
         from mmdet.registry import DATASETS, MODELS
     model_cfg = config_model(cfg)
@@ -87,7 +105,7 @@ def test_dataset_variables_reach_the_loaders(path):
     file that only redefines `data_root` would silently keep its base's
     loaders (this happened: the Airbus configs read DOTA's folder at 1024 px).
     """
-    cfg = Config.fromfile(osp.join(ROOT, path))
+    cfg = load(path)
     for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         dataset = _innermost(cfg[split])
         if 'data_root' in cfg:
@@ -106,7 +124,7 @@ def test_scratch_backbones_train_every_stage(path):
     mode because they expect ImageNet weights; from scratch that leaves random
     frozen layers and BatchNorm statistics of mean 0 / variance 1.
     """
-    model = Config.fromfile(osp.join(ROOT, path)).model
+    model = load(path).model
     for part in (model, model.get('student'), model.get('teacher')):
         backbone = (part or {}).get('backbone')
         if backbone and backbone.get('init_cfg') is None:

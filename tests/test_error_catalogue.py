@@ -122,6 +122,26 @@ def e51(tmp_path):
     DOTATask2Metric(ann_dir=str(tmp_path / 'DOTA' / 'val' / 'labelTxt'))
 
 
+def e52(tmp_path):
+    from mmengine.config import Config
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, 'mmrotate', None)  # the extra not installed
+        Config.fromfile(osp.join(
+            ROOT, 'configs/rotated/retinanet_r18_fpn_le90_dota.py'))
+
+
+def e53(tmp_path):
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+
+    from mmrskd.engine.hooks import CPUOpsCheckHook
+    cfg = Config(dict(model=dict(type='mmdet.RetinaNet', bbox_head=dict(
+        loss_bbox=dict(type='mmrotate.RotatedIoULoss')))))
+    CPUOpsCheckHook().before_run(
+        SimpleNamespace(model=torch.nn.Linear(1, 1), cfg=cfg))
+
+
 def _train(*args):
     proc = subprocess.run([sys.executable, 'tools/train.py', *args],
                           cwd=ROOT, capture_output=True, text=True)
@@ -327,6 +347,12 @@ CASES = [
     ('E27', e27, ValueError, "split of the 1 annotated image(s) in"),
     ('E51', e51, FileNotFoundError, 'does not exist. Give the labelTxt '
      'folder of the full (unsplit) images the patches were cut from'),
+    ('E52', e52, ModuleNotFoundError, 'needs mmrotate (oriented boxes), '
+     'which is not installed. It comes with mmrskd\'s optional extra '
+     '"rotated": run `pip install -e ".[rotated]"` in the mmrskd repository '
+     '(or `make env`).'),
+    ('E53', e53, RuntimeError, 'This model needs RotatedIoULoss '
+     '(diff_iou_rotated_2d): mmcv ops that have no CPU kernel in mmcv'),
     ('E28', e28, RuntimeError, 'ClsDistiller: model.teacher_ckpt is not '
      'set, so the teacher would keep its random initialisation and the '
      'student would learn from noise.'),

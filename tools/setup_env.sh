@@ -74,13 +74,24 @@ fi
 
 log "installing mmpretrain / mmdet"
 pip_ install -q "mmpretrain==$(pin mmpretrain)" "mmdet==$(pin mmdet)"
+# The optional extra "rotated" (mmrotate, requirements/rotated.txt), after mmdet and held
+# to the installed stack by constraints, so it cannot replace or downgrade any of it.
+log "installing the extra rotated (mmrotate)"
+HOLD=$(mktemp)
+"$VPY" -m pip list --format=freeze 2>/dev/null | grep -iE \
+  '^(torch|torchvision|numpy|mmengine|mmcv|mmpretrain|mmdet|opencv-python(-headless)?)==' > "$HOLD"
+pip_ install -q -r requirements/rotated.txt -c "$HOLD"
+rm -f "$HOLD"
 log "installing mmrskd (editable)"
 pip_ install -q --no-deps --no-build-isolation -e .
 "$VPY" - <<'PY' || { echo "setup_env: the stack in $VENV does not import (see the error above); delete $VENV and run again" >&2; exit 1; }
 import torch, mmengine, mmcv, mmpretrain, mmdet
 from mmcv.ops import nms, RoIAlign
 import mmrskd
+import mmrotate  # the extra "rotated": importable with mmrskd's shim (mmrskd/compat.py)
+from mmrotate.evaluation import DOTAMetric  # noqa: F401
 print('torch', torch.__version__, 'mmengine', mmengine.__version__, 'mmcv', mmcv.__version__,
-      'mmpretrain', mmpretrain.__version__, 'mmdet', mmdet.__version__, 'mmrskd', mmrskd.__version__)
+      'mmpretrain', mmpretrain.__version__, 'mmdet', mmdet.__version__, 'mmrotate',
+      mmrotate.__version__, 'mmrskd', mmrskd.__version__)
 PY
 log "done"

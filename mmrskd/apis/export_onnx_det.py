@@ -132,6 +132,9 @@ def export_detector_onnx(config: str, checkpoint: str, out: str,
     if not is_detection(cfg):
         raise ValueError(f'"{config}" is not a detection config '
                          '(default_scope="mmdet").')
+    if cfg.default_scope != 'mmdet':
+        raise ValueError(f'"{config}" detects oriented boxes (mmrotate): '
+                         'their ONNX export is not supported yet.')
     model = build_model(cfg)
     meta = load_student_checkpoint(model, checkpoint)
     size = input_size(cfg, config, shape, keep_ratio=True)

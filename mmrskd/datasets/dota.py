@@ -2,7 +2,7 @@
 import glob
 import os.path as osp
 import warnings
-from typing import List
+from typing import List, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.logging import MMLogger
@@ -47,22 +47,12 @@ class DOTADataset(RSDetDataset):
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        ann_dir = self.ann_file
-        img_dir = self.data_prefix.get('img', '')
-        if not osp.isdir(ann_dir):
-            raise FileNotFoundError(
-                f'DOTA annotation folder "{ann_dir}" does not exist (expected '
-                'data_root/labelTxt/ with one .txt per image).' +
-                stripped_spaces_hint(ann_dir))
         classes = self.metainfo['classes']
         cat = {c: i for i, c in enumerate(classes)}
         data_list, degenerate = [], 0
-        for txt in sorted(glob.glob(osp.join(ann_dir, '*.txt'))):
-            stem = osp.splitext(osp.basename(txt))[0]
-            img_path = find_image(img_dir, stem)
-            if img_path is None:
-                raise FileNotFoundError(
-                    f'No image for annotation "{txt}" in "{img_dir}".')
+        for txt, stem, img_path in dota_label_files(
+                self.ann_file, self.data_prefix.get('img', ''),
+                'DOTADataset'):
             width, height = image_size(img_path)
             ann = parse_dota_file(txt, classes)
             instances = []
@@ -76,13 +66,40 @@ class DOTADataset(RSDetDataset):
             data_list.append(dict(img_path=img_path, img_id=stem,
                                   width=width, height=height,
                                   instances=instances))
-        if not data_list:
-            raise ValueError(f'DOTADataset: no annotation file (*.txt) in '
-                             f'"{ann_dir}".')
-        if degenerate:
-            msg = (f'DOTADataset: skipped {degenerate} object(s) of zero '
-                   f'area under "{ann_dir}".')
-            MMLogger.get_current_instance().warning(msg)
-            warnings.warn(msg)
+        warn_degenerate(degenerate, self.ann_file, 'DOTADataset')
         self.num_degenerate = degenerate
         return data_list
+
+
+def dota_label_files(ann_dir: str, img_dir: str,
+                     dataset: str) -> List[Tuple[str, str, str]]:
+    """``(labelTxt file, image id, image path)`` of every ``*.txt`` in
+    ``ann_dir``, sorted; the errors name a missing folder, an annotation
+    without its image and a folder without annotations (``dataset``: the
+    class name the last one starts with)."""
+    if not osp.isdir(ann_dir):
+        raise FileNotFoundError(
+            f'DOTA annotation folder "{ann_dir}" does not exist (expected '
+            'data_root/labelTxt/ with one .txt per image).' +
+            stripped_spaces_hint(ann_dir))
+    files = []
+    for txt in sorted(glob.glob(osp.join(ann_dir, '*.txt'))):
+        stem = osp.splitext(osp.basename(txt))[0]
+        img_path = find_image(img_dir, stem)
+        if img_path is None:
+            raise FileNotFoundError(
+                f'No image for annotation "{txt}" in "{img_dir}".')
+        files.append((txt, stem, img_path))
+    if not files:
+        raise ValueError(f'{dataset}: no annotation file (*.txt) in '
+                         f'"{ann_dir}".')
+    return files
+
+
+def warn_degenerate(count: int, ann_dir: str, dataset: str) -> None:
+    """Log and warn that ``count`` objects of zero area were skipped."""
+    if count:
+        msg = (f'{dataset}: skipped {count} object(s) of zero area under '
+               f'"{ann_dir}".')
+        MMLogger.get_current_instance().warning(msg)
+        warnings.warn(msg)

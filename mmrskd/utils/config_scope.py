@@ -18,6 +18,11 @@ mmengine unchanged. ``mmrskd::isdm_r34_r18_nwpu.py`` is
 ``configs/isdm_r34_r18_nwpu.py``, ``mmrskd::_base_/datasets/nwpu_8-2.py``
 is ``configs/_base_/datasets/nwpu_8-2.py``.
 
+A name starting with ``mmrotate::`` (the rotated configs inherit
+mmrotate's) first checks that mmrotate, an optional extra, is installed:
+mmengine's own error would tell to install a package named ``mmrotate``,
+not the extra that brings it (:mod:`mmrskd.utils.extras`).
+
 mmengine resolves ``_base_`` before it runs a config's ``custom_imports``,
 so ``mmrskd`` must be imported before the config is loaded (mmrskd's
 ``tools/train.py`` and ``tools/test.py`` do). ``import mmrskd`` imports this
@@ -29,7 +34,11 @@ from typing import Optional, Tuple
 
 from mmengine.config import Config
 
+from .extras import require_mmrotate
+
 SCOPE = 'mmrskd::'
+#: the scope of mmrotate's configs (the optional extra ``rotated``)
+MMROTATE_SCOPE = 'mmrotate::'
 
 _PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -85,6 +94,8 @@ def register_config_scope() -> None:
                       filename: str) -> Tuple[str, Optional[str]]:
         if cfg_path.startswith(SCOPE):
             return resolve_scoped_config(cfg_path), None
+        if cfg_path.startswith(MMROTATE_SCOPE):
+            require_mmrotate(f'"{filename}" inherits "{cfg_path}": it')
         if '::' in cfg_path:
             return external(cfg_path, filename)
         return original(cfg_path, filename)

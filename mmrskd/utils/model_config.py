@@ -20,14 +20,23 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+#: registry scopes of detection configs: mmdet's, and mmrotate's for
+#: oriented boxes (the optional extra "rotated")
+DETECTION_SCOPES = ('mmdet', 'mmrotate')
+
+
 def is_detection(cfg: Config) -> bool:
-    """True for configs that run in mmdet's registry scope."""
-    return cfg.get('default_scope') == 'mmdet'
+    """True for configs that run in mmdet's or mmrotate's registry
+    scope."""
+    return cfg.get('default_scope') in DETECTION_SCOPES
 
 
 def models_registry(cfg: Config):
-    """mmdet's MODELS for a detection config, mmpretrain's otherwise."""
-    if is_detection(cfg):
+    """mmdet's (mmrotate's) MODELS for a detection (rotated) config,
+    mmpretrain's otherwise."""
+    if cfg.get('default_scope') == 'mmrotate':
+        from mmrotate.registry import MODELS
+    elif is_detection(cfg):
         from mmdet.registry import MODELS
     else:
         from mmpretrain.registry import MODELS
