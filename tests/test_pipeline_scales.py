@@ -16,11 +16,15 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
+from mmrskd.utils.extras import mmrotate_installed
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**',
                                                      '*.py'), recursive=True)
-    if '_base_' not in p)
+    if '_base_' not in p
+    # the oriented-box configs load only with the extra "rotated"
+    and (mmrotate_installed() or 'configs/rotated/' not in p))
 
 #: transforms that leave the spatial size as it is
 KEEP_SIZE = {'LoadImageFromFile', 'RandomFlip', 'PackInputs', 'ColorJitter',
@@ -77,10 +81,13 @@ CLS_CONFIGS = BY_SCOPE.get('mmpretrain', {})
 
 
 def test_classification_configs_found():
-    # every config is a classification or a detection one, and the scale
-    # tests below run on all classification ones
-    assert set(BY_SCOPE) == {'mmpretrain', 'mmdet'}
-    assert sorted([*CLS_CONFIGS, *BY_SCOPE['mmdet']]) == sorted(CONFIGS)
+    # every config is a classification or a detection one (mmdet, or
+    # mmrotate for the oriented-box configs), and the scale tests below run
+    # on all classification ones
+    assert {'mmpretrain', 'mmdet'} <= set(BY_SCOPE) <= {
+        'mmpretrain', 'mmdet', 'mmrotate'}
+    assert sorted(p for paths in BY_SCOPE.values() for p in paths) == \
+        sorted(CONFIGS)
     assert 'configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py' in CLS_CONFIGS
 
 
