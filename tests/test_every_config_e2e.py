@@ -62,9 +62,14 @@ VGG_RSOD = {'vgg16_rsod.py': 'vgg16_aid.py',
 #: (test_rotated_configs_train_and_test_with_the_tools), or skips saying
 #: how to install the extra
 ROTATED = re.compile(r'^rotated/')
+#: the 5:5 split configs are their 8:2 config with train_ratio 0.5 and the
+#: 5:5 teacher (checked by test_split_configs_are_the_8_2_ones_at_0_5); the
+#: 8:2 config covers model and data in training, the split's tests the ratio
+SPLIT_55 = re.compile(r'^(.+)_5-5\.py$')
 CONFIGS = [c for c in ALL_CONFIGS
            if not BASELINE.match(c) and not DET_BASELINE.match(c)
-           and c not in VGG_RSOD and not ROTATED.match(c)]
+           and c not in VGG_RSOD and not ROTATED.match(c)
+           and not SPLIT_55.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
 TARGET_SIDE = dict(mmpretrain=40, mmdet=64)
@@ -377,11 +382,13 @@ def test_every_config_is_covered():
                                                 for c in ALL_CONFIGS}
     assert not any('_base_' in c for c in ALL_CONFIGS)
     skipped = sorted(set(ALL_CONFIGS) - set(CONFIGS))
-    assert len(skipped) == 33 + 8 + 2 + 2, skipped
+    assert len(skipped) == 33 + 8 + 2 + 2 + 15, skipped
     from . import test_rotated
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
             assert osp.join('configs', name) in test_rotated.CONFIGS
+        elif SPLIT_55.match(name):
+            assert f'{SPLIT_55.match(name).group(1)}.py' in CONFIGS
         elif name in VGG_RSOD:
             assert VGG_RSOD[name] in CONFIGS
             assert 'resnet34_rsod.py' in CONFIGS
@@ -393,6 +400,32 @@ def test_every_config_is_covered():
             method, data = DET_BASELINE.match(name).groups()
             assert f'dynkd_retinanet_r50_r18_{data}.py' in CONFIGS
             assert f'airbus/{method}_retinanet_r50_r18_airbus.py' in CONFIGS
+
+
+@pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
+                                  if SPLIT_55.match(c)])
+def test_split_configs_are_the_8_2_ones_at_0_5(name):
+    """A 5:5 split config is its 8:2 config with train_ratio 0.5 in every
+    dataloader and, for a distiller, the 5:5 teacher's config and
+    checkpoint."""
+    from mmengine.config import Config
+
+    def load(config):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
+        cfg.pop('filename', None)
+        return cfg
+
+    cfg, ref = load(name), load(f'{SPLIT_55.match(name).group(1)}.py')
+    for key in LOADERS:
+        assert cfg[key]['dataset'].pop('train_ratio') == 0.5
+        assert ref[key]['dataset'].pop('train_ratio') == 0.8
+    model, ref_model = cfg['model'], ref['model']
+    if 'teacher_cfg' in model:
+        assert model.pop('teacher_cfg') == \
+            ref_model.pop('teacher_cfg').replace('.py', '_5-5.py')
+        assert model.pop('teacher_ckpt') == \
+            ref_model.pop('teacher_ckpt').replace('/epoch', '_5-5/epoch')
+    assert cfg == ref
 
 
 @pytest.mark.parametrize('name', sorted(VGG_RSOD))
