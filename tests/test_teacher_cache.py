@@ -66,34 +66,42 @@ class _Losses(Hook):
         self.values.append({k: v.item() for k, v in outputs.items()})
 
 
-def _train(cfg_file, work_dir, **options):
+def _train(cfg_file, work_dir, teacher_dtype=None, **options):
+    """Train ``cfg_file``; ``teacher_dtype`` rounds the online teacher's
+    logits to that dtype (and back), as a cache stored in it does."""
     cfg = Config.fromfile(cfg_file)
     cfg.merge_from_dict(options)
     cfg.work_dir = str(work_dir)
     runner = Runner.from_cfg(cfg)
+    if teacher_dtype is not None:
+        runner.model.teacher.model.head.fc.register_forward_hook(
+            lambda m, i, out: out.to(teacher_dtype).float())
     spy = _Losses()
     runner.register_hook(spy, priority='LOWEST')
     runner.train()
     return spy.values, runner.model.state_dict()
 
 
-# fp32 storage is bit-exact; fp16 measured with the demo's eighth-width
-# student: loss_kd within 1.2e-4 relative (the untrained teacher's KL is
-# about 0.004, so the fp16 rounding of its logits weighs more), weights
-# within 1e-7 (relative norm) after one epoch.
-@pytest.mark.parametrize('dtype,rtol', [('fp32', 0.0), ('fp16', 2e-4)])
+# Both storages are exact: an fp32 cache gives the online run bit for bit,
+# an fp16 cache gives bit for bit the online run whose teacher logits are
+# rounded to fp16 (a fixed tolerance against the unrounded run was flaky:
+# the untrained teacher's KL is about 0.004, so where the rounding falls
+# decides the last digits).
+@pytest.mark.parametrize('dtype', ['fp32', 'fp16'])
 def test_cached_run_matches_the_online_run(demo_scenes, teacher_ckpt,
-                                           tmp_path, dtype, rtol):
+                                           tmp_path, dtype):
     cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
     cache = tmp_path / 'cache'
     manifest = _tool().main([cfg, '--out', str(cache), '--dtype', dtype,
                              '--num-workers', '0', '--variants', 'off'])
     assert manifest['epochs'] == 1 and manifest['dtype'] == dtype
     assert 'variants' not in manifest
-    online, w_online = _train(cfg, tmp_path / 'online')
+    online, w_online = _train(
+        cfg, tmp_path / 'online',
+        teacher_dtype=torch.float16 if dtype == 'fp16' else None)
     cached, w_cached = _train(cfg, tmp_path / 'cached', **{
         'model.teacher_cache': dict(path=str(cache))})
-    _assert_same_run(online, w_online, cached, w_cached, rtol, dtype)
+    _assert_same_run(online, w_online, cached, w_cached, 0.0, dtype)
 
 
 def _assert_same_run(online, w_online, cached, w_cached, rtol, what):
