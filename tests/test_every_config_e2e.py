@@ -58,9 +58,9 @@ DET_BASELINE = re.compile(r'^(fgd|pkd|cwd|mgd)_retinanet_r50_r18_'
 VGG_RSOD = {'vgg16_rsod.py': 'vgg16_aid.py',
             'dkd_vgg16_gghost_rsod.py': 'dkd_vgg16_gghost_aid.py'}
 #: the oriented-box configs need the optional extra "rotated" (mmrotate);
-#: tests/test_rotated.py trains and tests each of them with the tools
-#: (test_rotated_configs_train_and_test_with_the_tools), or skips saying
-#: how to install the extra
+#: tests/test_rotated.py (the detectors) and tests/test_rotated_distill.py
+#: (the distillers) train and test each of them with the tools, or skip
+#: saying how to install the extra
 ROTATED = re.compile(r'^rotated/')
 #: the 5:5 split configs are their 8:2 config with train_ratio 0.5 and the
 #: 5:5 teacher (checked by test_split_configs_are_the_8_2_ones_at_0_5); the
@@ -382,11 +382,12 @@ def test_every_config_is_covered():
                                                 for c in ALL_CONFIGS}
     assert not any('_base_' in c for c in ALL_CONFIGS)
     skipped = sorted(set(ALL_CONFIGS) - set(CONFIGS))
-    assert len(skipped) == 33 + 8 + 2 + 2 + 15, skipped
-    from . import test_rotated
+    from . import test_rotated, test_rotated_distill
+    rotated = test_rotated.CONFIGS + test_rotated_distill.CONFIGS
+    assert len(skipped) == 33 + 8 + 2 + len(rotated) + 15, skipped
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
-            assert osp.join('configs', name) in test_rotated.CONFIGS
+            assert osp.join('configs', name) in rotated
         elif SPLIT_55.match(name):
             assert f'{SPLIT_55.match(name).group(1)}.py' in CONFIGS
         elif name in VGG_RSOD:

@@ -111,6 +111,19 @@ PROTOCOL = dict(
                       'model.distill_losses.loss_dkd.temperature=2.0',
                       'model.distill_losses.loss_dkd.alpha=9.0',
                       'model.distill_losses.loss_dkd.beta=72.0']),
+        # the two above outweigh the labels (distillation / CE gradient 4.3
+        # and 8.4 vs KD's 0.74, loss_balance.py): the same losses scaled to
+        # about KD's balance - DKD + LS at DKD's own weights (alpha 1,
+        # beta 8, i.e. the LS recipe's divided by 9), MLKD at a quarter
+        dict(key='dkd_ls_a1b8', label='DKD + logit standardization, '
+             'alpha 1, beta 8', config=DKD,
+             options=['model.distill_losses.loss_dkd.logit_standardize=True',
+                      'model.distill_losses.loss_dkd.temperature=2.0',
+                      'model.distill_losses.loss_dkd.alpha=1.0',
+                      'model.distill_losses.loss_dkd.beta=8.0']),
+        dict(key='mlkd_w025', label='MLKD (single view), weight 0.25',
+             config='configs/rsscn7_cpu/mlkd_r34_r18w8_rsscn7_cpu.py',
+             options=['model.distill_losses.loss_mlkd.loss_weight=0.25']),
     ],
     epochs=30)
 

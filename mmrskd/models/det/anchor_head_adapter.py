@@ -5,16 +5,20 @@ targets and per-anchor losses; TSA, ISD and their reduction are
 :mod:`.dynamic_kd`'s.
 
 With ISD and TSA off, :func:`anchor_head_losses` returns exactly the
-head's own ``loss_cls``/``loss_bbox`` (tested).
+head's own ``loss_cls``/``loss_bbox`` (tested). mmrotate's rotated
+RetinaNet is such a head (mmdet's ``RetinaHead`` with oriented anchors and
+a 5-value box coder): its positives come from its rotated-IoU assigner, and
+TSA takes the rotated IoU and the oriented boxes' sides.
 """
 from typing import Dict, List, NamedTuple, Optional
 
 import torch
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
-from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
+from mmdet.structures.bbox import cat_boxes, get_box_tensor
 from torch import Tensor
 
 from .dynamic_kd import binary_kl, instance_ids, isd_loss, tsa_weights
+from .losses.box_geometry import aligned_iou
 
 
 def _flatten(maps: List[Tensor], channels: int) -> Tensor:
@@ -29,11 +33,11 @@ class _Targets(NamedTuple):
     bbox_t: Tensor
     bbox_w: Tensor
     avg_factor: float
-    anchors: Tensor  # (N, A, 4)
+    anchors: Tensor  # (N, A, 4), or (N, A, 5) oriented (mmrotate)
     pos: tuple  # (image, anchor) index of each positive
     inst: Tensor  # batch-wide instance of each positive
     num_inst: int
-    gt_boxes: Tensor  # (num_inst, 4)
+    gt_boxes: Tensor  # (num_inst, 4 or 5)
 
 
 def _targets(head, cls_s: List[Tensor], data_samples) -> _Targets:
@@ -47,10 +51,12 @@ def _targets(head, cls_s: List[Tensor], data_samples) -> _Targets:
     (labels, label_w, bbox_t, bbox_w, avg_factor,
      sampling) = head.get_targets(anchors, valid, gts, metas, ignores,
                                   return_sampling_results=True)
-    flat = torch.stack([torch.cat(a) for a in anchors])
+    # per image, a tensor or (mmrotate's anchors) a box structure
+    per_image = [cat_boxes(a) for a in anchors]
+    flat = torch.stack([get_box_tensor(a) for a in per_image])
     pos_img, pos_idx = [], []
     for i, (res, meta) in enumerate(zip(sampling, metas)):
-        inside = anchor_inside_flags(flat[i], torch.cat(valid[i]),
+        inside = anchor_inside_flags(per_image[i], torch.cat(valid[i]),
                                      meta['img_shape'][:2],
                                      head.train_cfg['allowed_border'])
         full = inside.nonzero().squeeze(1)[res.pos_inds]
@@ -59,7 +65,7 @@ def _targets(head, cls_s: List[Tensor], data_samples) -> _Targets:
     inst, num_inst = instance_ids([r.pos_assigned_gt_inds for r in sampling],
                                   [len(g) for g in gts])
     boxes = torch.cat([get_box_tensor(g.bboxes) for g in gts]) if num_inst \
-        else flat.new_zeros((0, 4))
+        else flat.new_zeros((0, flat.size(-1)))
     return _Targets(torch.cat(labels, 1), torch.cat(label_w, 1),
                     torch.cat(bbox_t, 1), torch.cat(bbox_w, 1), avg_factor,
                     flat, (torch.cat(pos_img), torch.cat(pos_idx)), inst,
@@ -74,7 +80,8 @@ def _per_anchor(head, t: _Targets, cls_pred: Tensor, reg_pred: Tensor):
     pred, target = reg_pred, t.bbox_t
     if head.reg_decoded_bbox:
         pred = get_box_tensor(head.bbox_coder.decode(
-            t.anchors.reshape(-1, 4), reg_pred.reshape(-1, code)))
+            t.anchors.reshape(-1, t.anchors.size(-1)),
+            reg_pred.reshape(-1, code)))
     lr = head.loss_bbox(pred.reshape(-1, target.size(-1)),
                         target.reshape(-1, target.size(-1)),
                         t.bbox_w.reshape(-1, t.bbox_w.size(-1)),
@@ -101,7 +108,7 @@ def anchor_head_losses(head, cls_s: List[Tensor], reg_s: List[Tensor],
     if tsa is not None and len(t.inst):
         pred = get_box_tensor(head.bbox_coder.decode(
             t.anchors[t.pos], rs[t.pos].detach()))
-        ious = bbox_overlaps(pred, t.gt_boxes[t.inst], is_aligned=True)
+        ious = aligned_iou(pred, t.gt_boxes[t.inst])
         reg_weight[t.pos] = tsa_weights(t.gt_boxes, t.inst, ious, progress,
                                         **tsa)
     losses = dict(loss_cls=lc_s.sum() / t.avg_factor,

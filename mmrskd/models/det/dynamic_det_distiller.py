@@ -98,7 +98,8 @@ class DynamicDetDistiller(BaseDistiller):
             (sources ``student.<module>``, ``teacher.<module>``, e.g.
             ``'student.neck'`` for the FPN levels, and ``'gt_bboxes'``
             (the batch's boxes, a list of (n_i, 4) xyxy tensors in input
-            pixels) and ``'batch_input_shape'`` (the padded input's
+            pixels, (n_i, 5) ``(cx, cy, w, h, theta)`` for mmrotate's
+            oriented boxes) and ``'batch_input_shape'`` (the padded input's
             (H, W))): the feature baselines (FGD, PKD, CWD, MGD), alone
             (``gd=isd=tsa=None``) or next to GD/ISD/TSA.
 
@@ -245,5 +246,6 @@ class DynamicDetDistiller(BaseDistiller):
 
 
 def gt_boxes(data_samples) -> List[Tensor]:
-    """The ground-truth boxes of each image, (n_i, 4) xyxy tensors."""
+    """The ground-truth boxes of each image, (n_i, 4) xyxy tensors, or
+    (n_i, 5) oriented ones (mmrotate's ``RotatedBoxes``)."""
     return [get_box_tensor(s.gt_instances.bboxes) for s in data_samples]

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..losses.utils import normalize_per_sample
+from .losses.box_geometry import box_wh, points_in_boxes
 
 
 def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
@@ -26,7 +27,8 @@ def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
 def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
              stride: float) -> Tensor:
     """(N, H, W) bool: positions whose cell centre lies inside a box of
-    their image (all boxes of the batch at once, no loop over images)."""
+    their image (all boxes of the batch at once, no loop over images);
+    horizontal (n_i, 4) or oriented (n_i, 5) boxes."""
     h, w = size
     n = len(boxes)
     device = boxes[0].device if n else 'cpu'
@@ -37,9 +39,7 @@ def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
         return torch.zeros(n, h, w, dtype=torch.bool, device=device)
     b = torch.cat(list(boxes)).float()
     image = torch.repeat_interleave(torch.arange(n, device=device), counts)
-    inside_x = (xs[None, :] >= b[:, 0:1]) & (xs[None, :] <= b[:, 2:3])
-    inside_y = (ys[None, :] >= b[:, 1:2]) & (ys[None, :] <= b[:, 3:4])
-    inside = (inside_y[:, :, None] & inside_x[:, None, :]).flatten(1)
+    inside = points_in_boxes(xs, ys, b).flatten(1)
     hits = torch.zeros(n, h * w, dtype=torch.int32, device=device)
     hits.index_add_(0, image, inside.int())
     return (hits > 0).view(n, h, w)
@@ -116,7 +116,8 @@ def tsa_weights(boxes: Tensor, inst: Tensor, ious: Tensor, progress: float,
     """TSA weight of each positive's regression loss:
     ``1 + gamma(progress) * (a_k + s_k) * (1 - IoU)^eta``, ``k = inst``.
 
-    ``boxes``: the batch's ground-truth boxes (K, 4), xyxy; ``inst``: the
+    ``boxes``: the batch's ground-truth boxes, (K, 4) xyxy or (K, 5)
+    oriented (the aspect and size of their sides); ``inst``: the
     box each positive is assigned to (P,); ``ious``: the IoU of each
     positive's predicted box with it (P,). ``a_k``: ``log(max(w/h, h/w))``
     normalised by its batch max (elongated boxes), ``s_k = 1 - sqrt(area_k)
@@ -124,9 +125,7 @@ def tsa_weights(boxes: Tensor, inst: Tensor, ious: Tensor, progress: float,
     ``gamma_max`` over the first half of training (``progress`` in
     [0, 1]). Detached.
     """
-    boxes = boxes.detach().float()
-    w = (boxes[:, 2] - boxes[:, 0]).clamp(min=1e-6)
-    h = (boxes[:, 3] - boxes[:, 1]).clamp(min=1e-6)
+    w, h = (x.clamp(min=1e-6) for x in box_wh(boxes.detach().float()))
     aspect = torch.log(torch.maximum(w / h, h / w))
     a = aspect / aspect.max().clamp(min=1e-6)
     root = torch.sqrt(w * h)

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.model import BaseModel
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry
 from torch import Tensor
 
 from ...utils.model_config import with_data_preprocessor
@@ -136,7 +136,11 @@ class BaseDistiller(BaseModel):
                            'entries named loss_*).')
         inputs = normalize_inputs(cfg.pop('inputs', self.DEFAULT_INPUTS))
         try:
-            loss = registry.build(cfg)
+            # mmrskd registers its losses in the distiller's registry (mmdet
+            # or mmpretrain): resolve there also in a config of another
+            # scope (mmrotate's); other projects' losses take their prefix
+            with DefaultScope.overwrite_default_scope(registry.scope):
+                loss = registry.build(cfg)
         except TypeError as exc:
             raise TypeError(f'{label}: {exc}') from exc
         check_loss_inputs(label, loss.forward, inputs)
