@@ -27,7 +27,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: the rotated distillation configs; tests/test_every_config_e2e.py leaves
 #: them to this file (test_rotated_distill_configs_train_and_test)
 CONFIGS = tuple(f'configs/rotated/{m}_retinanet_r50_r18_le90_dota.py'
-                for m in ('dynkd', 'fgd', 'pkd', 'cwd', 'mgd'))
+                for m in ('dynkd', 'fgd', 'pkd', 'cwd', 'mgd')) + (
+    'configs/rotated/dynkd_oriented-rcnn_r50_r18_le90_dota.py', )
 STUDENT = 'configs/rotated/retinanet_r18_fpn_le90_dota.py'
 
 
@@ -117,7 +118,8 @@ def test_tsa_of_oriented_boxes_uses_their_sides():
 # ------------------------------------------------------ rotated heads --- #
 def _rotated_model_cfg(config=STUDENT):
     cfg = Config.fromfile(osp.join(ROOT, config)).model
-    cfg.bbox_head.num_classes = 3
+    head = cfg.roi_head.bbox_head if 'roi_head' in cfg else cfg.bbox_head
+    head.num_classes = 3
     return cfg
 
 
@@ -166,6 +168,29 @@ def test_rotated_anchor_losses_equal_the_heads_own(rotated_scope):
         assert ours[key].item() == pytest.approx(sum(ref[key]).item(),
                                                  rel=1e-5), key
     assert ours['loss_bbox'].item() > 0  # oriented positives were found
+
+
+def test_oriented_rcnn_roi_losses_equal_the_heads_own(rotated_scope):
+    """Oriented R-CNN (mmdet's StandardRoIHead on rotated RoIs): the RoI
+    adapter's losses with ISD/TSA off are the RoI head's own."""
+    from mmrotate.registry import MODELS
+
+    from mmrskd.models.det.roi_head_adapter import roi_head_losses
+    student = MODELS.build(_rotated_model_cfg(
+        'configs/rotated/oriented-rcnn_r18_fpn_le90_dota.py'))
+    data = student.data_preprocessor(_rotated_batch(), True)
+    feats = student.extract_feat(data['inputs'])
+    proposals = student.rpn_head.predict(feats, data['data_samples'],
+                                         rescale=False)
+    torch.manual_seed(0)  # the RoI sampler draws at random
+    ours = roi_head_losses(student.roi_head, feats, copy.deepcopy(proposals),
+                           data['data_samples'])
+    torch.manual_seed(0)
+    ref = student.roi_head.loss(feats, proposals, data['data_samples'])
+    assert ours['loss_bbox'].item() > 0  # rotated positives were sampled
+    for key in ('loss_cls', 'loss_bbox', 'acc'):
+        assert ours[key].item() == pytest.approx(ref[key].item(),
+                                                 rel=1e-5), key
 
 
 def test_identical_teacher_gives_zero_distillation(rotated_scope):

@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.losses import accuracy
 from mmdet.models.utils import unpack_gt_instances
-from mmdet.structures.bbox import bbox2roi, bbox_overlaps, get_box_tensor
+from mmdet.structures.bbox import bbox2roi, get_box_tensor
 from torch import Tensor
 
 from ...compat import roi_bbox_forward
 from .dynamic_kd import instance_ids, isd_loss, tsa_weights
+from .losses.box_geometry import aligned_iou
 
 
 def _class_deltas(head, bbox_pred: Tensor, labels: Tensor) -> Tensor:
@@ -73,7 +74,7 @@ def roi_head_losses(roi_head, feats, rpn_results_list, data_samples,
     if tsa is not None:
         boxes = get_box_tensor(head.bbox_coder.decode(rois[pos, 1:],
                                                       d_s.detach()))
-        ious = bbox_overlaps(boxes, all_gt[inst], is_aligned=True)
+        ious = aligned_iou(boxes, all_gt[inst])
         reg_w = tsa_weights(all_gt, inst, ious, progress, **tsa)
     losses['loss_bbox'] = (lr * reg_w).sum() / bbox_t.size(0)
     if isd is not None:
