@@ -23,7 +23,7 @@ def fgd_masks(boxes: Sequence[Tensor], image_shapes: Sequence[Shape],
 
     Oriented boxes (n_i, 5) cover the cells whose centre lies in them and
     the cell of their centre (:func:`oriented_cells`), ``S`` = 1 / their
-    number: the official rule for a box whose sides are the grid's."""
+    number (the official code has horizontal boxes only)."""
     n, _, h, w = like.shape
     fg = like.new_zeros(n, h, w)
     rows, cols = (torch.arange(k, device=like.device) for k in (h, w))
