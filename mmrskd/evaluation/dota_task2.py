@@ -35,7 +35,7 @@ detections (the devkit's unstable ``np.argsort`` leaves it open).
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -52,11 +52,16 @@ class AnnotationDirError(FileNotFoundError):
 
 @dataclass
 class Task2GroundTruth:
-    """The objects of one full image: integer boxes ``(n, 4)``, class
-    indices ``(n,)`` and difficult flags ``(n,)``."""
+    """The objects of one full image: integer boxes ``(n, 4)`` (Task2) or
+    polygons ``(n, 8)`` (Task1, :mod:`.dota_task1`), class indices ``(n,)``
+    and difficult flags ``(n,)``."""
     boxes: np.ndarray
     labels: np.ndarray
     difficult: np.ndarray
+
+
+#: per image, one class's ground truth: boxes, difficult flags, matched flags
+ClassObjects = Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def task2_box(poly: Sequence[float]) -> Tuple[int, int, int, int]:
@@ -66,44 +71,50 @@ def task2_box(poly: Sequence[float]) -> Tuple[int, int, int, int]:
     return int(min(xs)), int(min(ys)), int(max(xs)), int(max(ys))
 
 
-def read_task2_ground_truth(path: str,
-                            classes: Sequence[str]) -> Task2GroundTruth:
+def read_task2_ground_truth(path: str, classes: Sequence[str],
+                            polygons: bool = False) -> Task2GroundTruth:
     """One labelTxt file (oriented or Task2); objects of a class outside
-    ``classes`` are left out, as the devkit only reads its classes."""
+    ``classes`` are left out, as the devkit only reads its classes. The
+    boxes are the Task2 boxes, or with ``polygons`` the polygons as written
+    (Task1: the devkit reads them as floats, untruncated)."""
     objs = [o for o in parse_dota_file(path).objects
             if o.category in classes]
     return Task2GroundTruth(
-        boxes=np.array([task2_box(o.poly) for o in objs],
-                       np.float64).reshape(-1, 4),
+        boxes=np.array([o.poly if polygons else task2_box(o.poly)
+                        for o in objs],
+                       np.float64).reshape(-1, 8 if polygons else 4),
         labels=np.array([classes.index(o.category) for o in objs], np.int64),
         difficult=np.array([o.difficult for o in objs], bool))
 
 
-def check_ann_dir(ann_dir: str) -> None:
-    """Raise :class:`AnnotationDirError` when ``ann_dir`` is no folder."""
+def check_ann_dir(ann_dir: str, task: str = 'Task2') -> None:
+    """Raise :class:`AnnotationDirError` when ``ann_dir`` is no folder;
+    ``task`` (``'Task1'`` / ``'Task2'``) names the metric in the message."""
     if not osp.isdir(ann_dir):
         raise AnnotationDirError(
-            f'DOTA Task2: ann_dir "{ann_dir}" does not exist. Give the '
+            f'DOTA {task}: ann_dir "{ann_dir}" does not exist. Give the '
             'labelTxt folder of the full (unsplit) images the patches were '
-            "cut from (DOTATask2Metric's ann_dir, dota_merge.py's "
+            f"cut from (DOTA{task}Metric's ann_dir, dota_merge.py's "
             '--ann-dir).')
 
 
 def load_task2_ground_truth(ann_dir: str, stems: Sequence[str],
-                            classes: Sequence[str]
+                            classes: Sequence[str], polygons: bool = False
                             ) -> Dict[str, Task2GroundTruth]:
     """``<ann_dir>/<stem>.txt`` of every image ``stem``; a missing file is
-    an :class:`AnnotationDirError` naming it."""
-    check_ann_dir(ann_dir)
+    an :class:`AnnotationDirError` naming it. ``polygons``: keep the
+    polygons (Task1) instead of the Task2 boxes."""
+    task = 'Task1' if polygons else 'Task2'
+    check_ann_dir(ann_dir, task)
     gts = {}
     for stem in stems:
         path = osp.join(ann_dir, stem + '.txt')
         if not osp.isfile(path):
             raise AnnotationDirError(
-                f'DOTA Task2: no labelTxt file "{path}" for the evaluated '
+                f'DOTA {task}: no labelTxt file "{path}" for the evaluated '
                 f'image "{stem}": ann_dir must hold the labelTxt files of the '
                 'full images the patches were cut from.')
-        gts[stem] = read_task2_ground_truth(path, tuple(classes))
+        gts[stem] = read_task2_ground_truth(path, tuple(classes), polygons)
     return gts
 
 
@@ -131,44 +142,59 @@ def task2_overlaps(box: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
     return inters / union
 
 
-def _class_detections(dets: ImageDetections, label: int
-                      ) -> Tuple[List[str], np.ndarray, np.ndarray]:
-    """Images, scores and boxes of one class's detections, by score
-    (stable: ties keep the order of the sorted image names)."""
+def class_detections(dets: ImageDetections, label: int, width: int = 4
+                     ) -> Tuple[List[str], np.ndarray, np.ndarray]:
+    """Images, scores and boxes (``width`` numbers each: 4 for Task2, 8 for
+    Task1) of one class's detections, by score (stable: ties keep the order
+    of the sorted image names)."""
     images, scores, boxes = [], [], []
     for stem, (b, s, lab) in sorted(dets.items()):
         keep = np.asarray(lab) == label
         images += [stem] * int(keep.sum())
         scores.append(np.asarray(s, np.float64)[keep])
-        boxes.append(np.asarray(b, np.float64).reshape(-1, 4)[keep])
+        boxes.append(np.asarray(b, np.float64).reshape(-1, width)[keep])
     scores = np.concatenate(scores) if scores else np.zeros(0)
-    boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+    boxes = np.concatenate(boxes) if boxes else np.zeros((0, width))
     order = np.argsort(-scores, kind='stable')
     return [images[i] for i in order], scores[order], boxes[order]
 
 
-def task2_class_ap(dets: ImageDetections, gts: Dict[str, Task2GroundTruth],
-                   label: int, iou_thr: float = 0.5) -> float:
-    """The devkit's AP of class ``label`` (see the module's rules)."""
-    images, _, boxes = _class_detections(dets, label)
+def class_objects(gts: Dict[str, Task2GroundTruth],
+                  label: int) -> Tuple[ClassObjects, int]:
+    """The ground truth of class ``label`` per image (boxes, difficult
+    flags, matched flags all False) and its number of positives (the
+    objects that are not difficult)."""
     objects, npos = {}, 0
     for stem, gt in gts.items():
         mine = gt.labels == label
         objects[stem] = (gt.boxes[mine], gt.difficult[mine],
                          np.zeros(int(mine.sum()), bool))
         npos += int((~gt.difficult[mine]).sum())
+    return objects, npos
+
+
+def devkit_ap(images: Sequence[str],
+              overlaps_of: Callable[[int], np.ndarray],
+              objects: ClassObjects, npos: int, iou_thr: float = 0.5,
+              task: str = 'Task2') -> float:
+    """The devkit's greedy matching and 11-point AP of one class, shared by
+    Task1 and Task2: detection ``d`` (on image ``images[d]``, by score) goes
+    to the object of highest ``overlaps_of(d)`` (its overlaps with the
+    image's objects; the first of equal ones); a true positive when that
+    overlap is above ``iou_thr`` (a nan one is not, as ``nan > thr`` in the
+    devkit) and the object neither difficult nor matched yet."""
     tp, fp = np.zeros(len(images)), np.zeros(len(images))
-    for d, (stem, box) in enumerate(zip(images, boxes)):
+    for d, stem in enumerate(images):
         if stem not in objects:
-            raise ValueError(f'DOTA Task2: detections on image "{stem}", '
+            raise ValueError(f'DOTA {task}: detections on image "{stem}", '
                              'which has no ground truth entry.')
-        gt_boxes, difficult, matched = objects[stem]
-        if not len(gt_boxes):
+        _, difficult, matched = objects[stem]
+        overlaps = overlaps_of(d)
+        if not len(overlaps):
             fp[d] = 1.
             continue
-        overlaps = task2_overlaps(box, gt_boxes)
         j = int(np.argmax(overlaps))
-        if overlaps[j] <= iou_thr:
+        if not overlaps[j] > iou_thr:
             fp[d] = 1.
         elif not difficult[j]:
             tp[d], fp[d] = (0., 1.) if matched[j] else (1., 0.)
@@ -180,13 +206,35 @@ def task2_class_ap(dets: ImageDetections, gts: Dict[str, Task2GroundTruth],
     return voc07_ap(tp / float(npos), precision)
 
 
+def task2_class_ap(dets: ImageDetections, gts: Dict[str, Task2GroundTruth],
+                   label: int, iou_thr: float = 0.5) -> float:
+    """The devkit's AP of class ``label`` (see the module's rules)."""
+    images, _, boxes = class_detections(dets, label)
+    objects, npos = class_objects(gts, label)
+
+    def overlaps_of(d: int) -> np.ndarray:
+        return task2_overlaps(boxes[d], objects[images[d]][0])
+
+    return devkit_ap(images, overlaps_of, objects, npos, iou_thr)
+
+
 def task2_map(dets: ImageDetections, gts: Dict[str, Task2GroundTruth],
               classes: Sequence[str], iou_thr: float = 0.5
               ) -> Tuple[float, Dict[str, float]]:
     """mAP (0-1) over ``classes`` and the AP of each class, DOTA Task2
     rules; ``dets`` and ``gts`` are keyed by image name (every image of
     ``dets`` needs an entry in ``gts``)."""
-    per_class = {name: task2_class_ap(dets, gts, c, iou_thr)
+    return mean_over_classes(task2_class_ap, dets, gts, classes, iou_thr)
+
+
+def mean_over_classes(class_ap: Callable[..., float], dets: ImageDetections,
+                      gts: Dict[str, Task2GroundTruth],
+                      classes: Sequence[str], iou_thr: float
+                      ) -> Tuple[float, Dict[str, float]]:
+    """``class_ap(dets, gts, label, iou_thr)`` of every class and their
+    mean over all of ``classes`` (0 for a class without ground truth or
+    detections, as the devkit)."""
+    per_class = {name: class_ap(dets, gts, c, iou_thr)
                  for c, name in enumerate(classes)}
     return sum(per_class.values()) / len(classes), per_class
 
@@ -213,10 +261,18 @@ def write_task2_files(out_dir: str, dets: ImageDetections,
     line ``<image> <score> x1 y1 x2 y2`` per detection, each number the
     shortest text of its float32 value (so the scores keep their order).
     Returns the file paths."""
+    return write_submission_files(out_dir, dets, classes, 'Task2')
+
+
+def write_submission_files(out_dir: str, dets: ImageDetections,
+                           classes: Sequence[str], task: str) -> List[str]:
+    """``<out_dir>/<task>_<class>.txt`` per class, one line ``<image>
+    <score> <box numbers>`` per detection (as :func:`write_task2_files`).
+    Returns the file paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for c, name in enumerate(classes):
-        paths.append(osp.join(out_dir, f'Task2_{name}.txt'))
+        paths.append(osp.join(out_dir, f'{task}_{name}.txt'))
         with open(paths[-1], 'w') as f:
             for stem, (boxes, scores, labels) in sorted(dets.items()):
                 keep = np.asarray(labels) == c

@@ -1,17 +1,15 @@
 """The official DOTA Task2 mAP from the test / val loop of a patch set."""
-import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Tuple
 
 from mmdet.registry import METRICS
-from mmengine.evaluator import BaseMetric
-from mmengine.logging import MMLogger
 
-from .dota_task2 import check_ann_dir, evaluate_task2, write_task2_files
-from .patch_merge import merge_patch_detections
+from .dota_full_image_metric import DOTAFullImageMetric
+from .dota_task2 import evaluate_task2, write_task2_files
+from .patch_merge import ImageDetections, merge_patch_detections
 
 
 @METRICS.register_module()
-class DOTATask2Metric(BaseMetric):
+class DOTATask2Metric(DOTAFullImageMetric):
     """DOTA Task2 (horizontal boxes) mAP on the full images, by the DOTA
     devkit's rules (VOC07 11-point AP, :mod:`mmrskd.evaluation.dota_task2`).
 
@@ -40,64 +38,27 @@ class DOTATask2Metric(BaseMetric):
         prefix: key prefix, ``'dota'`` by default.
     """
 
-    default_prefix: Optional[str] = 'dota'
+    task = 'Task2'
 
     def __init__(self, ann_dir: Optional[str] = None, iou_thr: float = 0.5,
                  nms_iou_thr: float = 0.5, classwise: bool = False,
                  task2_dir: Optional[str] = None, format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
-        if format_only and not task2_dir:
-            raise ValueError('DOTATask2Metric: format_only=True needs '
-                             'task2_dir, the folder for the Task2 files.')
-        if not format_only:
-            check_ann_dir(str(ann_dir))
-        self.ann_dir = ann_dir
-        self.iou_thr = iou_thr
-        self.nms_iou_thr = nms_iou_thr
-        self.classwise = classwise
-        self.task2_dir = task2_dir
-        self.format_only = format_only
+        super().__init__(ann_dir, iou_thr, nms_iou_thr, classwise, task2_dir,
+                         format_only, collect_device, prefix)
 
-    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Keep ``(patch name, boxes, scores, labels)`` of each sample, boxes
-        in the pixels of the patch as loaded."""
-        for sample in data_samples:
-            pred = sample['pred_instances']
-            self.results.append((
-                osp.basename(sample['img_path']),
-                pred['bboxes'].cpu().numpy(), pred['scores'].cpu().numpy(),
-                pred['labels'].cpu().numpy()))
+    def merge(self, results: List[tuple]) -> ImageDetections:
+        """Boxes back on the full images, class-wise NMS."""
+        return merge_patch_detections(results, self.nms_iou_thr,
+                                      allow_full_images=True)
 
-    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        """Merge the patches, write the Task2 files if asked, score."""
-        logger = MMLogger.get_current_instance()
-        classes = tuple(self.dataset_meta['classes'])
-        merged = merge_patch_detections(results, self.nms_iou_thr,
-                                        allow_full_images=True)
-        if self.task2_dir:
-            write_task2_files(self.task2_dir, merged, classes)
-            logger.info(f'DOTA Task2 files of {len(merged)} images written '
-                        f'to {self.task2_dir}')
-        if self.format_only:
-            return {}
-        mean_ap, per_class = evaluate_task2(merged, self.ann_dir, classes,
-                                            self.iou_thr)
-        logger.info(self._summary(per_class, mean_ap, len(merged),
-                                  len(results)))
-        out = {'mAP': mean_ap}
-        if self.classwise:
-            out.update({f'{name}_AP': ap for name, ap in per_class.items()})
-        return out
+    def write_files(self, merged: ImageDetections,
+                    classes: Tuple[str, ...]) -> None:
+        """``Task2_<class>.txt`` files in ``task2_dir``."""
+        write_task2_files(self.out_dir, merged, classes)
 
-    def _summary(self, per_class: Dict[str, float], mean_ap: float,
-                 n_images: int, n_patches: int) -> str:
-        width = max(len(name) for name in per_class)
-        rows = [f'  {name:<{width}}  {ap * 100:6.2f}'
-                for name, ap in per_class.items()]
-        return '\n'.join([
-            f'DOTA Task2 AP (devkit rules, VOC07 11-point, IoU > '
-            f'{self.iou_thr:g}) on {n_images} full images from {n_patches} '
-            f'patches, ground truth {self.ann_dir}:', *rows,
-            f'  {"mAP":<{width}}  {mean_ap * 100:6.2f}'])
+    def score(self, merged: ImageDetections, classes: Tuple[str, ...]
+              ) -> Tuple[float, Dict[str, float]]:
+        """The devkit's Task2 mAP and APs."""
+        return evaluate_task2(merged, self.ann_dir, classes, self.iou_thr)

@@ -3,9 +3,11 @@
 Patch files are named ``<image>__<rate>__<x0>___<y0>.png`` (the DOTA
 devkit's scheme, written by ``tools/dataset_converters/dota_split.py``), so
 a detection in a patch goes back to ``(box + [x0, y0, x0, y0]) / rate`` in
-its source image; the duplicates of overlapping patches are then removed
-with a class-wise NMS. Used by :class:`DOTATask2Metric` and by
-``tools/dataset_converters/dota_merge.py``.
+its source image (an oriented box ``(cx, cy, w, h, angle)`` to
+``((cx + x0) / rate, (cy + y0) / rate, w / rate, h / rate, angle)``); the
+duplicates of overlapping patches are then removed with a class-wise NMS
+(rotated for oriented boxes). Used by :class:`DOTATask2Metric`,
+:class:`DOTATask1Metric` and by ``tools/dataset_converters/dota_merge.py``.
 """
 import os.path as osp
 import re
@@ -21,6 +23,7 @@ PATCH_NAME = re.compile(r'^(?P<stem>.+)__(?P<rate>[\d.]+)__(?P<x>-?\d+)___'
                         r'(?P<y>-?\d+)$')
 
 #: image stem -> (boxes (n, 4), scores (n,), labels (n,)) on the full image
+#: (oriented boxes (n, 5) or polygons (n, 8) for Task1)
 ImageDetections = Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -51,6 +54,48 @@ def _placement(name: str,
     return parse_patch_name(name)
 
 
+def _to_full_image(boxes: np.ndarray, rate: float, x0: int, y0: int,
+                   rotated: bool) -> np.ndarray:
+    """Patch-pixel boxes ``(n, 4)`` (or oriented ``(n, 5)``) in the pixels
+    of the full image, float32."""
+    if not rotated:
+        return (np.asarray(boxes, np.float32).reshape(-1, 4) +
+                np.array([x0, y0, x0, y0], np.float32)) / rate
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 5)
+    offset = np.array([x0, y0, 0, 0, 0], np.float32)
+    scale = np.array([rate, rate, rate, rate, 1], np.float32)
+    return (boxes + offset) / scale
+
+
+def _merge(patches: Sequence[Tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+           iou_thr: float, allow_full_images: bool,
+           rotated: bool) -> ImageDetections:
+    """Group the patches by image, map them back, class-wise (rotated)
+    NMS."""
+    from mmcv.ops import batched_nms
+    grouped = defaultdict(list)
+    for name, boxes, scores, labels in patches:
+        stem, rate, x0, y0 = _placement(name, allow_full_images)
+        grouped[stem].append((_to_full_image(boxes, rate, x0, y0, rotated),
+                              np.asarray(scores, np.float32),
+                              np.asarray(labels, np.int64)))
+    nms_cfg = dict(type='nms_rotated' if rotated else 'nms',
+                   iou_threshold=iou_thr)
+    merged = {}
+    for stem, parts in grouped.items():
+        boxes = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        labels = np.concatenate([p[2] for p in parts])
+        if len(boxes):
+            dets, keep = batched_nms(
+                torch.from_numpy(boxes), torch.from_numpy(scores),
+                torch.from_numpy(labels), nms_cfg)
+            keep = keep.numpy()
+            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        merged[stem] = (boxes, scores, labels)
+    return merged
+
+
 def merge_patch_detections(
         patches: Sequence[Tuple[str, np.ndarray, np.ndarray, np.ndarray]],
         iou_thr: float = 0.5,
@@ -66,25 +111,18 @@ def merge_patch_detections(
         allow_full_images: take a name that is not a patch name as a full
             image (rate 1, offset 0) instead of raising ``ValueError``.
     """
-    from mmcv.ops import batched_nms
-    grouped = defaultdict(list)
-    for name, boxes, scores, labels in patches:
-        stem, rate, x0, y0 = _placement(name, allow_full_images)
-        boxes = (np.asarray(boxes, np.float32).reshape(-1, 4) +
-                 np.array([x0, y0, x0, y0], np.float32)) / rate
-        grouped[stem].append((boxes, np.asarray(scores, np.float32),
-                              np.asarray(labels, np.int64)))
-    merged = {}
-    for stem, parts in grouped.items():
-        boxes = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts])
-        labels = np.concatenate([p[2] for p in parts])
-        if len(boxes):
-            dets, keep = batched_nms(
-                torch.from_numpy(boxes), torch.from_numpy(scores),
-                torch.from_numpy(labels),
-                dict(type='nms', iou_threshold=iou_thr))
-            keep = keep.numpy()
-            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-        merged[stem] = (boxes, scores, labels)
-    return merged
+    return _merge(patches, iou_thr, allow_full_images, rotated=False)
+
+
+def merge_rotated_patch_detections(
+        patches: Sequence[Tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+        iou_thr: float = 0.1,
+        allow_full_images: bool = False) -> ImageDetections:
+    """:func:`merge_patch_detections` for oriented boxes ``(n, 5)``
+    ``(cx, cy, w, h, angle in radians)`` (mmrotate's ``RotatedBoxes``, any
+    angle version: the angle is kept): centre and size mapped back, the
+    duplicates removed with a class-wise rotated NMS (mmcv's
+    ``nms_rotated``, which has a CPU kernel). ``iou_thr`` 0.1 is the DOTA
+    devkit's (``ResultMerge``) and mmrotate's ``DOTAMetric``'s merging
+    threshold."""
+    return _merge(patches, iou_thr, allow_full_images, rotated=True)

@@ -6,13 +6,19 @@
         --ann-dir data/DOTA/val/labelTxt
 
 reads the predictions that ``tools/test.py --out`` dumps for a patch set
-(``dota_split.py`` names; other names are taken as full images), writes the
-DOTA Task2 submission files ``Task2_<class>.txt``
-(``<image> <score> x1 y1 x2 y2``) to OUT_DIR and, with ``--ann-dir``,
-prints the official DOTA Task2 mAP of the full images (the DOTA devkit's
-rules, VOC07 11-point AP: the number ``DOTATask2Metric`` gives in
-``tools/test.py``) and, as a secondary number, mmdet's VOC area-mode
-mAP@0.5 of the same detections (not the DOTA protocol).
+(``dota_split.py`` names; other names are taken as full images). Horizontal
+boxes (a detection config): writes the DOTA Task2 submission files
+``Task2_<class>.txt`` (``<image> <score> x1 y1 x2 y2``) to OUT_DIR and, with
+``--ann-dir``, prints the official DOTA Task2 mAP of the full images (the
+DOTA devkit's rules, VOC07 11-point AP: the number ``DOTATask2Metric`` gives
+in ``tools/test.py``) and, as a secondary number, mmdet's VOC area-mode
+mAP@0.5 of the same detections (not the DOTA protocol). Oriented boxes
+(``(cx, cy, w, h, angle)``, a rotated config): merged with a rotated NMS,
+writes the Task1 files ``Task1_<class>.txt``
+(``<image> <score> x1 y1 x2 y2 x3 y3 x4 y4``) and, with ``--ann-dir``, prints
+the official DOTA Task1 mAP (the number ``DOTATask1Metric`` gives). The
+kind is read from the boxes (5 numbers: oriented); ``--iou-thr`` (the NMS
+threshold) is 0.5 for Task2 and 0.1 for Task1 (the devkit's) by default.
 """
 import argparse
 import glob
@@ -26,11 +32,14 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmrskd.datasets.dota_labels import (DOTA_V1_CLASSES,  # noqa: E402
                                          parse_dota_file)
-from mmrskd.evaluation import (evaluate_task2,  # noqa: E402
-                               merge_patch_detections, write_task2_files)
+from mmrskd.evaluation import (evaluate_task1,  # noqa: E402
+                               evaluate_task2, merge_patch_detections,
+                               merge_task1_patches, write_task1_files,
+                               write_task2_files)
 
 
 def _np(x):
+    """A tensor, an mmdet / mmrotate box structure or an array as numpy."""
     return x.numpy() if hasattr(x, 'numpy') else np.asarray(x)
 
 
@@ -75,29 +84,49 @@ def evaluate_area_mode(merged, ann_dir, classes, iou_thr=0.5):
     return mean_ap, per_class
 
 
+def is_oriented(patches):
+    """True when the patch predictions are oriented boxes (5 numbers)."""
+    return bool(patches) and np.asarray(patches[0][1]).shape[-1] == 5
+
+
+def merge_and_score(patches, args, classes):
+    """Merge, write the submission files and, with ``--ann-dir``, print the
+    official mAP (Task1 for oriented boxes, else Task2 and the secondary
+    area-mode mAP); returns the official mAP (0-1) or None."""
+    oriented = is_oriented(patches)
+    task, merge, write, evaluate, default_thr = (
+        ('Task1', merge_task1_patches, write_task1_files, evaluate_task1, 0.1)
+        if oriented else ('Task2', merge_patch_detections, write_task2_files,
+                          evaluate_task2, 0.5))
+    iou_thr = default_thr if args.iou_thr is None else args.iou_thr
+    merged = merge(patches, iou_thr, allow_full_images=True)
+    write(args.out_dir, merged, classes)
+    print(f'merged {len(merged)} images -> {args.out_dir} ({task} files)')
+    if not args.ann_dir:
+        return None
+    mean_ap, _ = evaluate(merged, args.ann_dir, classes)
+    rules = 'polygon IoU, ' if oriented else ''
+    print(f'DOTA {task} mAP on full images (official: DOTA devkit rules, '
+          f'{rules}VOC07 11-point): {mean_ap * 100:.2f}')
+    if not oriented:
+        area_ap, _ = evaluate_area_mode(merged, args.ann_dir, classes)
+        print(f'secondary, mmdet VOC area-mode mAP@0.5 (not the DOTA '
+              f'protocol): {area_ap * 100:.2f}')
+    return mean_ap
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('results', help='.pkl from tools/test.py --out')
     parser.add_argument('out_dir')
-    parser.add_argument('--iou-thr', type=float, default=0.5,
-                        help='NMS IoU threshold of the merge')
+    parser.add_argument('--iou-thr', type=float, default=None,
+                        help='NMS IoU threshold of the merge (default 0.5, '
+                        'oriented boxes 0.1)')
     parser.add_argument('--ann-dir', help='labelTxt of the full images')
     parser.add_argument('--classes', nargs='+', default=list(DOTA_V1_CLASSES))
     args = parser.parse_args(argv)
-    merged = merge_patch_detections(load_patch_results(args.results),
-                                    args.iou_thr, allow_full_images=True)
-    classes = tuple(args.classes)
-    write_task2_files(args.out_dir, merged, classes)
-    print(f'merged {len(merged)} images -> {args.out_dir}')
-    if args.ann_dir:
-        mean_ap, _ = evaluate_task2(merged, args.ann_dir, classes)
-        area_ap, _ = evaluate_area_mode(merged, args.ann_dir, classes)
-        print(f'DOTA Task2 mAP on full images (official: DOTA devkit rules, '
-              f'VOC07 11-point): {mean_ap * 100:.2f}')
-        print(f'secondary, mmdet VOC area-mode mAP@0.5 (not the DOTA '
-              f'protocol): {area_ap * 100:.2f}')
-        return mean_ap
-
+    return merge_and_score(load_patch_results(args.results), args,
+                           tuple(args.classes))
 
 if __name__ == '__main__':
     main()
