@@ -28,7 +28,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: them to this file (test_rotated_distill_configs_train_and_test)
 CONFIGS = tuple(f'configs/rotated/{m}_retinanet_r50_r18_le90_dota.py'
                 for m in ('dynkd', 'fgd', 'pkd', 'cwd', 'mgd')) + (
-    'configs/rotated/dynkd_oriented-rcnn_r50_r18_le90_dota.py', )
+    'configs/rotated/dynkd_oriented-rcnn_r50_r18_le90_dota.py',
+    'configs/rotated/dynkd_rotated-fcos_r50_r18_le90_dota.py')
 STUDENT = 'configs/rotated/retinanet_r18_fpn_le90_dota.py'
 
 

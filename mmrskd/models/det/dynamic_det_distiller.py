@@ -1,5 +1,6 @@
-"""``DynamicDetDistiller``: dynamic knowledge distillation of mmdet
-detectors (TGRS, article 5613819) - GD on every FPN level, ISD and TSA."""
+"""``DynamicDetDistiller``: dynamic knowledge distillation of mmdet (and
+mmrotate) detectors (TGRS, article 5613819) - GD on every FPN level, ISD and
+TSA."""
 import contextlib
 import copy
 from typing import Dict, List, Optional
@@ -17,6 +18,7 @@ from ..distillers.teacher import count_classes
 from .anchor_head_adapter import anchor_head_losses
 from .fcos_head_adapter import fcos_head_losses
 from .roi_head_adapter import roi_head_losses
+from .rotated_fcos_head_adapter import rotated_fcos_head_losses
 from .dynamic_kd import gd_level_loss, level_strides
 
 
@@ -42,6 +44,11 @@ def head_kind(detector: nn.Module) -> Optional[str]:
     # CondInst decode and assign differently and are refused below.
     if type(head) in (FCOSHead, NASFCOSHead):
         return 'fcos'
+    # mmrotate's rotated FCOS itself (not H2RBoxHead), told by its type so
+    # that mmrskd imports without mmrotate
+    if type(head).__name__ == 'RotatedFCOSHead' and \
+            type(head).__module__.startswith('mmrotate.'):
+        return 'rotated_fcos'
     if isinstance(head, AnchorHead):
         return 'anchor'
     return None
@@ -104,10 +111,12 @@ class DynamicDetDistiller(BaseDistiller):
             (``gd=isd=tsa=None``) or next to GD/ISD/TSA.
 
     ISD and TSA need per-positive losses from the head's own assigner:
-    implemented for anchor-based dense heads (RetinaNet), FCOS and the
-    two-stage ``StandardRoIHead`` (Faster R-CNN: the RPN keeps its own loss,
-    ISD/TSA act on the sampled RoIs, the teacher's RoI head scoring the
-    student's RoIs); other heads are refused with ISD/TSA.
+    implemented for anchor-based dense heads (RetinaNet, mmrotate's rotated
+    RetinaNet), FCOS, mmrotate's ``RotatedFCOSHead`` (the angle imitated and
+    TSA-weighted with the box) and the two-stage ``StandardRoIHead`` (Faster
+    R-CNN, Oriented R-CNN: the RPN keeps its own loss, ISD/TSA act on the
+    sampled RoIs, the teacher's RoI head scoring the student's RoIs); other
+    heads are refused with ISD/TSA.
     """
 
     BUILTIN_SOURCES = ('gt_bboxes', 'batch_input_shape')
@@ -139,10 +148,10 @@ class DynamicDetDistiller(BaseDistiller):
             head = getattr(student_model, 'bbox_head', None) or getattr(
                 student_model, 'roi_head', student_model)
             raise NotImplementedError(
-                f'ISD and TSA are implemented for anchor-based dense heads '
-                f'(RetinaNet), FCOS and StandardRoIHead; this student has '
-                f'{type(head).__name__}. Set isd=None and tsa=None to distil '
-                'it with GD only.')
+                'ISD and TSA are implemented for anchor-based dense heads '
+                '(RetinaNet), FCOS, RotatedFCOSHead and StandardRoIHead; this '
+                f'student has {type(head).__name__}. Set isd=None and '
+                'tsa=None to distil it with GD only.')
         if self.isd is not None:
             check_same_box_coding(student_model, self.teacher.model,
                                   self._head_kind)
@@ -199,7 +208,9 @@ class DynamicDetDistiller(BaseDistiller):
                     *(outs_t or (None, None)), self.isd, self.tsa,
                     training_progress()))
             else:
-                losses.update(fcos_head_losses(
+                adapter = fcos_head_losses if self._head_kind == 'fcos' \
+                    else rotated_fcos_head_losses
+                losses.update(adapter(
                     student.bbox_head, outs_s, data_samples, outs_t,
                     self.isd, self.tsa, training_progress(),
                     t_head=self.teacher.model.bbox_head))

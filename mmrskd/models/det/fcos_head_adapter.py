@@ -17,7 +17,7 @@ Scaling both boxes of a pair about their common point leaves IoU and GIoU
 unchanged, so the student's box loss still equals mmdet's, which decodes
 stride-normalised distances.
 """
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 from mmdet.structures.bbox import bbox_overlaps
@@ -26,7 +26,7 @@ from torch import Tensor
 from .dynamic_kd import binary_kl, isd_loss, tsa_weights
 
 
-def _flat(maps: List[Tensor], channels: int) -> Tensor:
+def flatten_levels(maps: List[Tensor], channels: int) -> Tensor:
     """[(N, K, H, W)] -> (sum_l N*H*W, K) in FCOS's level-major order."""
     return torch.cat([m.permute(0, 2, 3, 1).reshape(-1, channels)
                       for m in maps])
@@ -65,35 +65,60 @@ class _Positives(NamedTuple):
     strides: Tensor      # (P,) the stride of their level
 
 
+class PointGrid(NamedTuple):
+    """Every point of a batch, in the order of :func:`flatten_levels`."""
+    per_level: List[Tensor]  # the head's points of each level (n_l, 2)
+    points: Tensor           # (sum_l N*n_l, 2) their coordinates
+    img_ids: Tensor          # (sum_l N*n_l,) their image
+    strides: Tensor          # (sum_l N*n_l,) the stride of their level
+
+
+def point_grid(head, cls_maps: List[Tensor]) -> PointGrid:
+    """The points of ``head`` (an ``FCOSHead``) for its outputs
+    ``cls_maps``, one (N, C, H, W) map per level."""
+    n_img = cls_maps[0].size(0)
+    device = cls_maps[0].device
+    per_level = head.prior_generator.grid_priors(
+        [c.shape[-2:] for c in cls_maps], dtype=torch.float32, device=device)
+    return PointGrid(
+        per_level, torch.cat([p.repeat(n_img, 1) for p in per_level]),
+        torch.cat([torch.arange(n_img, device=device).repeat_interleave(
+            len(p)) for p in per_level]),
+        torch.cat([torch.full((n_img * len(p), ), _stride(s), device=device)
+                   for p, s in zip(per_level, head.strides)]))
+
+
+def match_instances(boxes: Tensor, img_ids: Tensor,
+                    gt_boxes: Sequence[Tensor]) -> Tensor:
+    """The batch-wide instance (the index in ``torch.cat(gt_boxes)``) of
+    each positive: the ground truth of its image ``img_ids`` that its decoded
+    target box ``boxes`` equals (the nearest one, up to float rounding)."""
+    inst = torch.empty(len(boxes), dtype=torch.long, device=boxes.device)
+    offset = 0
+    for i, gt in enumerate(gt_boxes):
+        sel = img_ids == i
+        if sel.any():
+            d = (boxes[sel, None] - gt[None]).abs().sum(-1)
+            inst[sel] = d.argmin(1) + offset
+        offset += len(gt)
+    return inst
+
+
 def _positives(head, cls_maps: List[Tensor], gts) -> _Positives:
     """The head's own targets, with each positive matched to its
     ground-truth instance by its decoded target box."""
-    n_img = cls_maps[0].size(0)
-    device = cls_maps[0].device
-    points = head.prior_generator.grid_priors(
-        [c.shape[-2:] for c in cls_maps], dtype=torch.float32, device=device)
-    labels, targets = head.get_targets(points, gts)
+    grid = point_grid(head, cls_maps)
+    labels, targets = head.get_targets(grid.per_level, gts)
     labels, targets = torch.cat(labels), torch.cat(targets)
-    flat_points = torch.cat([p.repeat(n_img, 1) for p in points])
-    img_ids = torch.cat([torch.arange(n_img, device=device)
-                         .repeat_interleave(len(p)) for p in points])
     idx = ((labels >= 0) & (labels < head.num_classes)).nonzero()[:, 0]
-    strides = torch.cat([targets.new_full((n_img * len(p), ), _stride(s))
-                         for p, s in zip(points, head.strides)])[idx]
+    strides = grid.strides[idx].to(targets.dtype)
     pos_targets = targets[idx]
     if head.norm_on_bbox:  # get_targets divides by the stride in any mode
         pos_targets = pos_targets * strides[:, None]
-    gt_boxes = head.bbox_coder.decode(flat_points[idx], pos_targets)
-    offsets = [0]
-    for g in gts:
-        offsets.append(offsets[-1] + len(g))
-    inst = torch.empty_like(idx)
-    for i in range(n_img):
-        sel = img_ids[idx] == i
-        if sel.any():
-            d = (gt_boxes[sel, None] - gts[i].bboxes[None]).abs().sum(-1)
-            inst[sel] = d.argmin(1) + offsets[i]
-    return _Positives(labels, idx, flat_points[idx], gt_boxes,
+    gt_boxes = head.bbox_coder.decode(grid.points[idx], pos_targets)
+    inst = match_instances(gt_boxes, grid.img_ids[idx],
+                           [g.bboxes for g in gts])
+    return _Positives(labels, idx, grid.points[idx], gt_boxes,
                       head.centerness_target(targets[idx]), inst,
                       torch.cat([g.bboxes for g in gts]), strides)
 
@@ -119,9 +144,9 @@ def fcos_head_losses(head, outs_s, data_samples, outs_t=None,
     """
     cls_s, reg_s, ctr_s = outs_s
     gts = [s.gt_instances for s in data_samples]
-    ps = _flat(cls_s, head.cls_out_channels)
-    rs = _flat(pixel_distances(head, reg_s), 4)
-    cs = _flat(ctr_s, 1)[:, 0]
+    ps = flatten_levels(cls_s, head.cls_out_channels)
+    rs = flatten_levels(pixel_distances(head, reg_s), 4)
+    cs = flatten_levels(ctr_s, 1)[:, 0]
     pos = _positives(head, cls_s, gts)
     num_pos = max(float(len(pos.idx)), 1.0)
     losses = dict(loss_cls=head.loss_cls(ps, pos.labels, avg_factor=num_pos))
@@ -162,13 +187,13 @@ def _isd_loss(head, pos: _Positives, ps: Tensor, rs: Tensor, outs_t,
         raise ValueError('ISD needs the teacher head (t_head) and its '
                          'outputs (outs_t).')
     cls_t, reg_t = outs_t[0], outs_t[1]
-    pt = _flat(cls_t, head.cls_out_channels)
+    pt = flatten_levels(cls_t, head.cls_out_channels)
     if pt.shape != ps.shape:
         raise ValueError(
             f'Teacher and student heads give {tuple(pt.shape)} and '
             f'{tuple(ps.shape)} outputs: ISD needs the same points and '
             'classes in both heads.')
-    rt = _flat(pixel_distances(t_head, reg_t), 4)
+    rt = flatten_levels(pixel_distances(t_head, reg_t), 4)
     boxes_t = head.bbox_coder.decode(pos.points, rt[pos.idx])
     pred_boxes = head.bbox_coder.decode(pos.points, rs[pos.idx])
     labels = pos.labels[pos.idx]
