@@ -1,9 +1,10 @@
 """Oriented boxes (DOTA Task1) with the optional extra "rotated" (mmrotate):
 the mmdet 3.3 shim in fresh processes, the message when the extra is
-missing, the rotated configs, the stop before a CPU run of an op without a
-CPU kernel, the oriented polygons of the split patches, and rotated
-RetinaNet trained and tested through tools/train.py and tools/test.py on
-sparse generated DOTA patches.
+missing, the rotated configs (mmrotate's recipes plus the settings every
+rotated config shares), the stop before a CPU run of an op without a CPU
+kernel, the oriented polygons of the split patches, and rotated RetinaNet,
+Oriented R-CNN and rotated FCOS trained and tested through tools/train.py
+and tools/test.py on sparse generated DOTA patches.
 
 Without the extra the tests that need mmrotate skip with the message a
 rotated config stops with (the install command); the missing-extra tests
@@ -11,6 +12,7 @@ run either way, mmrotate's absence simulated."""
 import importlib
 import math
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -26,9 +28,36 @@ from mmrskd.utils.extras import (ROTATED_INSTALL, ROTATED_MISSING,
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEACHER = 'configs/rotated/retinanet_r50_fpn_le90_dota.py'
 STUDENT = 'configs/rotated/retinanet_r18_fpn_le90_dota.py'
+ORIENTED_RCNN = 'configs/rotated/oriented-rcnn_r50_fpn_le90_dota.py'
+ROTATED_FCOS = 'configs/rotated/rotated-fcos_r50_fpn_le90_dota.py'
+#: the R50 teacher of each family -> mmrotate's recipe it inherits, its
+#: detector; each has an R18 student, ``..._r18_...``, the same otherwise
+RECIPES = {
+    TEACHER: ('rotated_retinanet/rotated-retinanet-rbox-le90_r50_fpn_1x_'
+              'dota.py', 'RetinaNet'),
+    ORIENTED_RCNN: ('oriented_rcnn/oriented-rcnn-le90_r50_fpn_1x_dota.py',
+                    'FasterRCNN'),
+    ROTATED_FCOS: ('rotated_fcos/rotated-fcos-hbox-le90_r50_fpn_1x_dota.py',
+                   'FCOS'),
+}
+TEACHERS = tuple(RECIPES)
+#: what every rotated config sets over its mmrotate recipe
+SHARED = 'configs/_base_/rotated/mmrskd_dota.py'
+
+
+def teacher_of(config: str) -> str:
+    """The R50 config of ``config``'s family."""
+    return config.replace('_r18_', '_r50_')
+
+
+def student_of(config: str) -> str:
+    """The R18 config of ``config``'s family."""
+    return config.replace('_r50_', '_r18_')
+
+
 #: the rotated configs; tests/test_every_config_e2e.py leaves them to this
 #: file (test_rotated_configs_train_and_test_with_the_tools)
-CONFIGS = (TEACHER, STUDENT)
+CONFIGS = tuple(c for t in TEACHERS for c in (t, student_of(t)))
 
 
 @pytest.fixture
@@ -60,7 +89,7 @@ def test_rotated_config_without_the_extra_stops_with_the_command(
         Config.fromfile(osp.join(ROOT, config))
     text = str(err.value)
     assert text.endswith(ROTATED_MISSING), text
-    assert 'inherits "mmrotate::rotated_retinanet/' in text
+    assert f'inherits "mmrotate::{RECIPES[teacher_of(config)][0]}"' in text
 
 
 def test_rotated_dataset_module_without_the_extra(no_mmrotate, monkeypatch):
@@ -119,20 +148,43 @@ def test_shim_is_idempotent_and_leaves_coco_metric_alone():
 def test_rotated_configs_build(config, mmrotate):
     from mmengine.registry import DefaultScope
 
+    from mmrskd.engine.hooks.cpu_ops_check_hook import gpu_only_parts
     from mmrskd.utils.model_config import is_detection, models_registry
     cfg = Config.fromfile(osp.join(ROOT, config))
     assert cfg.default_scope == 'mmrotate' and is_detection(cfg)
     backbone = cfg.model.backbone
     assert backbone.init_cfg is None and backbone.frozen_stages == -1
-    assert backbone.depth == (50 if config == TEACHER else 18)
-    assert cfg.model.bbox_head.loss_bbox.type == 'mmdet.L1Loss'
+    assert backbone.depth == (50 if config in TEACHERS else 18)
+    assert backbone.norm_eval is False
+    assert not gpu_only_parts(cfg.model)  # every op has a CPU kernel
     assert cfg.val_evaluator.type == 'DOTAMetric'
+    assert [ev.type for ev in cfg.test_evaluator] == [
+        'mmdet.DOTATask1Metric', 'DOTAMetric']
     assert cfg.test_dataloader.dataset.diff_thr == 0
     assert cfg.train_dataloader.dataset.type == 'RotatedDOTADataset'
     with DefaultScope.overwrite_default_scope('mmrotate'):
         model = models_registry(cfg).build(cfg.model)
-    assert type(model).__name__ == 'RetinaNet'
-    assert model.bbox_head.num_classes == 15
+    assert type(model).__name__ == RECIPES[teacher_of(config)][1]
+    head = model.roi_head.bbox_head if hasattr(model, 'roi_head') \
+        else model.bbox_head
+    assert head.num_classes == 15
+
+
+@pytest.mark.parametrize('config', TEACHERS)
+def test_rotated_configs_are_the_recipe_and_the_shared_settings(
+        config, mmrotate, tmp_path):
+    """Each family's config is mmrotate's recipe with the settings of
+    configs/_base_/rotated/mmrskd_dota.py merged over it, nothing else:
+    the key holding them is gone and every rotated config gets them."""
+    recipe = tmp_path / 'recipe.py'
+    recipe.write_text(f"_base_ = ['mmrotate::{RECIPES[config][0]}']\n")
+    expected = Config.fromfile(str(recipe))
+    shared = Config.fromfile(osp.join(ROOT, SHARED))
+    assert list(shared.keys()) == ['mmrskd_rotated']
+    expected.merge_from_dict(shared.mmrskd_rotated.to_dict())
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    assert 'mmrskd_rotated' not in cfg
+    assert cfg.to_dict() == expected.to_dict()
 
 
 def test_rotated_configs_use_mmrskds_runtime(mmrotate):
@@ -145,27 +197,64 @@ def test_rotated_configs_use_mmrskds_runtime(mmrotate):
     for hook in ('nan_guard', 'epoch_seed'):
         assert cfg.default_hooks[hook] == det.default_hooks[hook]
     assert cfg.visualizer.vis_backends == det.visualizer.vis_backends
+    assert 'name' not in cfg.visualizer
 
 
-def test_gpu_only_op_on_the_cpu_stops_before_training(mmrotate):
-    """A rotated config whose box loss has no CPU kernel is refused by
-    CPUOpsCheckHook before the first iteration; the shipped ones pass."""
+#: a part of each family's mmrotate variants whose op has no CPU kernel in
+#: mmcv 2.1 (where it goes in the model config) and what the error names
+GPU_ONLY_VARIANTS = {
+    TEACHER: ('bbox_head.loss_bbox', 'mmrotate.RotatedIoULoss',
+              'RotatedIoULoss (diff_iou_rotated_2d)'),
+    ORIENTED_RCNN: ('roi_head.bbox_roi_extractor.roi_layer',  # ReDet's
+                    'RiRoIAlignRotated',
+                    'RiRoIAlignRotated (riroi_align_rotated)'),
+    ROTATED_FCOS: ('bbox_head.loss_bbox', 'RotatedIoULoss',  # mmrotate's
+                   'RotatedIoULoss (diff_iou_rotated_2d)'),  # default
+}
+
+
+@pytest.mark.parametrize('config', TEACHERS)
+def test_gpu_only_op_on_the_cpu_stops_before_training(config, mmrotate):
+    """A rotated config with a part whose op has no CPU kernel is refused
+    by CPUOpsCheckHook before the first iteration; the shipped ones
+    pass."""
     from types import SimpleNamespace
 
     from mmrskd.engine.hooks import CPUOpsCheckHook
-    cfg = Config.fromfile(osp.join(ROOT, STUDENT))
+    cfg = Config.fromfile(osp.join(ROOT, student_of(config)))
     assert dict(type='CPUOpsCheckHook') in cfg.custom_hooks
     hook = CPUOpsCheckHook()
     hook.before_run(SimpleNamespace(model=torch.nn.Linear(1, 1), cfg=cfg))
-    cfg.model.bbox_head.loss_bbox = dict(type='mmrotate.RotatedIoULoss')
-    with pytest.raises(RuntimeError, match=r'needs RotatedIoULoss '
-                       r'\(diff_iou_rotated_2d\): mmcv ops that have no CPU '
-                       r'kernel in mmcv 2\.1\.0'):
+    where, part, named = GPU_ONLY_VARIANTS[config]
+    cfg.merge_from_dict({f'model.{where}': dict(type=part)})
+    with pytest.raises(RuntimeError, match=re.escape(
+            f'needs {named}: mmcv ops that have no CPU kernel in mmcv '
+            '2.1.0')):
         hook.before_run(SimpleNamespace(model=torch.nn.Linear(1, 1),
                                         cfg=cfg))
     on_gpu = SimpleNamespace(model=torch.nn.Linear(1, 1, device='meta'),
                              cfg=cfg)
     hook.before_run(on_gpu)  # not on the CPU: nothing to check
+
+
+def test_rotated_fcos_recipe_is_the_one_with_cpu_kernels(mmrotate,
+                                                        tmp_path):
+    """mmrotate's default rotated FCOS needs diff_iou_rotated_2d (CUDA
+    only): the configs take its hbox variant, whose every op has a CPU
+    kernel."""
+    from mmrskd.engine.hooks.cpu_ops_check_hook import gpu_only_parts
+
+    def parts(recipe: str) -> list:
+        path = tmp_path / 'recipe.py'
+        path.write_text(f"_base_ = ['mmrotate::rotated_fcos/{recipe}']\n")
+        return gpu_only_parts(Config.fromfile(str(path)).model)
+
+    assert parts('rotated-fcos-le90_r50_fpn_1x_dota.py') == [
+        'RotatedIoULoss (diff_iou_rotated_2d)']
+    assert parts('rotated-fcos-hbox-le90_r50_fpn_1x_dota.py') == []
+    cfg = Config.fromfile(osp.join(ROOT, ROTATED_FCOS))
+    assert cfg.model.bbox_head.use_hbbox_loss
+    assert cfg.model.bbox_head.loss_bbox.type == 'mmdet.IoULoss'
 
 
 def test_onnx_export_of_a_rotated_config_is_refused(mmrotate, tmp_path):
@@ -243,9 +332,12 @@ class SerialPool:
         pass
 
 
-def _small_config(config: str, data_root: str, out: str) -> str:
-    """``config`` on the generated patches: 64 px, batch 2, one epoch."""
+def _small_config(config: str, data_root: str, ann_dir: str,
+                  out: str) -> str:
+    """``config`` on the generated patches: 64 px, batch 2, one epoch;
+    the full images' labelTxt in ``ann_dir``."""
     cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.test_evaluator[0].ann_dir = ann_dir
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[field]
         loader.dataset.data_root = data_root
@@ -256,7 +348,11 @@ def _small_config(config: str, data_root: str, out: str) -> str:
                 t.scale = (64, 64)
     cfg.train_cfg.max_epochs = 1
     cfg.default_hooks.logger.interval = 1
-    cfg.model.test_cfg.score_thr = 0.0  # an untrained model scores low
+    test_cfg = cfg.model.test_cfg  # a two-stage detector's: rpn and rcnn
+    test_cfg.get('rcnn', test_cfg).score_thr = 0.0  # untrained: low scores
+    if 'rpn' in test_cfg:  # 100 proposals, not 2000, on 64 px (2x faster)
+        test_cfg.rpn.max_per_img = 100
+        cfg.model.train_cfg.rpn_proposal.max_per_img = 100
     cfg.dump(out)
     return out
 
@@ -265,13 +361,15 @@ def _small_config(config: str, data_root: str, out: str) -> str:
 def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
                                                        tmp_path,
                                                        monkeypatch):
-    """Each rotated config trains one epoch and tests with DOTAMetric
-    through tools/train.py and tools/test.py."""
+    """Each rotated config trains one epoch and tests with DOTATask1Metric
+    (full images) and DOTAMetric (patches) through tools/train.py and
+    tools/test.py."""
     from mmrotate.evaluation.functional import mean_ap
     monkeypatch.setattr(mean_ap, 'get_context',
                         lambda method: type('Ctx', (), dict(Pool=SerialPool)))
     _write_patches(str(tmp_path))
     path = _small_config(config, str(tmp_path / 'split') + '/',
+                         str(tmp_path / 'DOTA' / 'val' / 'labelTxt'),
                          str(tmp_path / osp.basename(config)))
     work = str(tmp_path / 'work')
     train = importlib.import_module('tools.train')
@@ -282,6 +380,6 @@ def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
     assert len(losses) > 0 and all(map(math.isfinite, losses)), losses
     metrics = importlib.import_module('tools.test').main(
         [path, ckpt, '--work-dir', work])
-    assert 0 <= metrics['dota/mAP'] <= 1, metrics
-    assert 'dota/AP50' in metrics
+    assert 0 <= metrics['dota/mAP'] <= 1, metrics  # Task1, full images
+    assert 'patch_dota/AP50' in metrics
 
