@@ -31,6 +31,15 @@ CONFIGS = tuple(f'configs/rotated/{m}_retinanet_r50_r18_le90_dota.py'
     'configs/rotated/dynkd_oriented-rcnn_r50_r18_le90_dota.py',
     'configs/rotated/dynkd_rotated-fcos_r50_r18_le90_dota.py')
 STUDENT = 'configs/rotated/retinanet_r18_fpn_le90_dota.py'
+#: the baselines on the other two families: covered by the baseline's
+#: RetinaNet config and the family's dynamic-KD config, both in CONFIGS
+#: (test_baselines_on_other_families_are_the_two_they_combine)
+COVERED = {
+    f'configs/rotated/{m}_{family}_r50_r18_le90_dota.py':
+    (f'configs/rotated/{m}_retinanet_r50_r18_le90_dota.py',
+     f'configs/rotated/dynkd_{family}_r50_r18_le90_dota.py')
+    for m in ('fgd', 'pkd', 'cwd', 'mgd')
+    for family in ('oriented-rcnn', 'rotated-fcos')}
 
 
 @pytest.fixture
@@ -242,6 +251,27 @@ def test_teacher_written_by_plain_mmrotate_loads(mmrotate, rotated_scope,
     state = model.teacher.model.state_dict()
     assert all(torch.equal(state[k], v)
                for k, v in saved['state_dict'].items())
+
+
+@pytest.mark.parametrize('config', sorted(COVERED))
+def test_baselines_on_other_families_are_the_two_they_combine(config,
+                                                              mmrotate):
+    """FGD/PKD/CWD/MGD on Oriented R-CNN and rotated FCOS: the family's
+    dynamic-KD config (student, teacher, data; trained and tested below)
+    with GD/ISD/TSA off and the baseline's loss of its RetinaNet config
+    (trained and tested below), nothing else."""
+    baseline, family = (Config.fromfile(osp.join(ROOT, c))
+                        for c in COVERED[config])
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    assert cfg.model.distill_losses == baseline.model.distill_losses
+    assert cfg.model.gd is cfg.model.isd is cfg.model.tsa is None
+    expected = copy.deepcopy(family._cfg_dict.to_dict())
+    expected['model'].update(gd=None, isd=None, tsa=None,
+                             distill_losses=baseline.model.distill_losses)
+    method = osp.basename(config).split('_')[0]
+    # the loss settings' variable of _base_/distill/det_<method>.py
+    expected[f'{method}_loss'] = baseline[f'{method}_loss']
+    assert cfg._cfg_dict.to_dict() == expected
 
 
 # ---------------------------------------------------------------- e2e --- #
