@@ -335,7 +335,8 @@ class SerialPool:
 def _small_config(config: str, data_root: str, ann_dir: str,
                   out: str) -> str:
     """``config`` on the generated patches: 64 px, batch 2, one epoch;
-    the full images' labelTxt in ``ann_dir``."""
+    the full images' labelTxt in ``ann_dir``. A distiller's student is made
+    small the same way, and its teacher kept random (no checkpoint)."""
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.test_evaluator[0].ann_dir = ann_dir
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -348,11 +349,14 @@ def _small_config(config: str, data_root: str, ann_dir: str,
                 t.scale = (64, 64)
     cfg.train_cfg.max_epochs = 1
     cfg.default_hooks.logger.interval = 1
-    test_cfg = cfg.model.test_cfg  # a two-stage detector's: rpn and rcnn
+    model = cfg.model.get('student', cfg.model)
+    test_cfg = model.test_cfg  # a two-stage detector's: rpn and rcnn
     test_cfg.get('rcnn', test_cfg).score_thr = 0.0  # untrained: low scores
     if 'rpn' in test_cfg:  # 100 proposals, not 2000, on 64 px (2x faster)
         test_cfg.rpn.max_per_img = 100
-        cfg.model.train_cfg.rpn_proposal.max_per_img = 100
+        model.train_cfg.rpn_proposal.max_per_img = 100
+    if 'teacher_ckpt' in cfg.model:
+        cfg.model.teacher_ckpt, cfg.model.allow_random_teacher = None, True
     cfg.dump(out)
     return out
 
