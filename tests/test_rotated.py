@@ -361,13 +361,11 @@ def _small_config(config: str, data_root: str, ann_dir: str,
     return out
 
 
-@pytest.mark.parametrize('config', CONFIGS)
-def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
-                                                       tmp_path,
-                                                       monkeypatch):
-    """Each rotated config trains one epoch and tests with DOTATask1Metric
-    (full images) and DOTAMetric (patches) through tools/train.py and
-    tools/test.py."""
+def train_and_test(config: str, tmp_path, monkeypatch) -> tuple:
+    """Train ``config`` one epoch on the generated patches with
+    tools/train.py and test it with tools/test.py (DOTATask1Metric on the
+    full images, DOTAMetric on the patches); returns the scalars the
+    checkpoint logged and the test metrics."""
     from mmrotate.evaluation.functional import mean_ap
     monkeypatch.setattr(mean_ap, 'get_context',
                         lambda method: type('Ctx', (), dict(Pool=SerialPool)))
@@ -376,14 +374,24 @@ def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
                          str(tmp_path / 'DOTA' / 'val' / 'labelTxt'),
                          str(tmp_path / osp.basename(config)))
     work = str(tmp_path / 'work')
-    train = importlib.import_module('tools.train')
-    train.main([path, '--work-dir', work, '--no-validate'])
+    importlib.import_module('tools.train').main(
+        [path, '--work-dir', work, '--no-validate'])
     ckpt = osp.join(work, 'epoch_1.pth')
     state = torch.load(ckpt, map_location='cpu', weights_only=True)
-    losses = state['message_hub']['log_scalars']['train/loss'].data[0]
-    assert len(losses) > 0 and all(map(math.isfinite, losses)), losses
     metrics = importlib.import_module('tools.test').main(
         [path, ckpt, '--work-dir', work])
+    return state['message_hub']['log_scalars'], metrics
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
+                                                       tmp_path,
+                                                       monkeypatch):
+    """Each rotated config trains one epoch and tests with DOTATask1Metric
+    (full images) and DOTAMetric (patches) through tools/train.py and
+    tools/test.py."""
+    scalars, metrics = train_and_test(config, tmp_path, monkeypatch)
+    losses = scalars['train/loss'].data[0]
+    assert len(losses) > 0 and all(map(math.isfinite, losses)), losses
     assert 0 <= metrics['dota/mAP'] <= 1, metrics  # Task1, full images
     assert 'patch_dota/AP50' in metrics
-

@@ -9,7 +9,6 @@ through tools/train.py and tools/test.py.
 The pure geometry tests run without mmrotate; the others skip with the
 install command when it is missing."""
 import copy
-import importlib
 import math
 import os.path as osp
 
@@ -281,28 +280,13 @@ def test_rotated_distill_configs_train_and_test(config, mmrotate, tmp_path,
     """Each rotated distillation config trains one epoch (its distillation
     losses finite and logged) and tests through the tools (DOTA Task1 on
     the full images, mmrotate's DOTAMetric on the patches)."""
-    from mmrotate.evaluation.functional import mean_ap
-
-    from tests.test_rotated import SerialPool, _small_config, _write_patches
-    monkeypatch.setattr(mean_ap, 'get_context',
-                        lambda method: type('Ctx', (), dict(Pool=SerialPool)))
-    _write_patches(str(tmp_path))
-    path = _small_config(config, str(tmp_path / 'split') + '/',
-                         str(tmp_path / 'DOTA' / 'val' / 'labelTxt'),
-                         str(tmp_path / osp.basename(config)))
-    work = str(tmp_path / 'work')
-    importlib.import_module('tools.train').main(
-        [path, '--work-dir', work, '--no-validate'])
-    ckpt = osp.join(work, 'epoch_1.pth')
-    state = torch.load(ckpt, map_location='cpu', weights_only=True)
-    scalars = state['message_hub']['log_scalars']
+    from tests.test_rotated import train_and_test
+    scalars, metrics = train_and_test(config, tmp_path, monkeypatch)
     method = osp.basename(config).split('_')[0]
     keys = ['train/loss_gd', 'train/loss_isd'] if method == 'dynkd' \
         else [f'train/loss_{method}']
     for key in ['train/loss', *keys]:
         values = scalars[key].data[0]
         assert len(values) and all(map(math.isfinite, values)), (key, values)
-    metrics = importlib.import_module('tools.test').main(
-        [path, ckpt, '--work-dir', work])
     assert 0 <= metrics['dota/mAP'] <= 1, metrics  # Task1, full images
     assert 'patch_dota/AP50' in metrics

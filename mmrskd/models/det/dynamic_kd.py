@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..losses.utils import normalize_per_sample
-from .losses.box_geometry import box_wh, points_in_boxes
+from .losses.box_geometry import box_wh, cells_in_boxes
 
 
 def teacher_attention(teacher_feat: Tensor, tau: float = 0.5) -> Tensor:
@@ -32,14 +32,12 @@ def box_mask(boxes: Sequence[Tensor], size: Tuple[int, int],
     h, w = size
     n = len(boxes)
     device = boxes[0].device if n else 'cpu'
-    ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * stride
-    xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * stride
     counts = torch.tensor([len(b) for b in boxes], device=device)
     if int(counts.sum()) == 0:
         return torch.zeros(n, h, w, dtype=torch.bool, device=device)
     b = torch.cat(list(boxes)).float()
     image = torch.repeat_interleave(torch.arange(n, device=device), counts)
-    inside = points_in_boxes(xs, ys, b).flatten(1)
+    inside = cells_in_boxes(b, size, (stride, stride)).flatten(1)
     hits = torch.zeros(n, h * w, dtype=torch.int32, device=device)
     hits.index_add_(0, image, inside.int())
     return (hits > 0).view(n, h, w)

@@ -43,6 +43,16 @@ def points_in_boxes(xs: Tensor, ys: Tensor, boxes: Tensor) -> Tensor:
         (v.abs() <= b[:, 3, None, None] / 2)
 
 
+def cells_in_boxes(boxes: Tensor, size: Tuple[int, int],
+                   stride: Tuple[float, float]) -> Tensor:
+    """(K, H, W) bool: the cells of an (H, W) map, ``stride = (s_y, s_x)``
+    pixels each, whose centre lies in box k (:func:`points_in_boxes`)."""
+    (h, w), (sy, sx) = size, stride
+    ys = (torch.arange(h, device=boxes.device, dtype=torch.float32) + .5) * sy
+    xs = (torch.arange(w, device=boxes.device, dtype=torch.float32) + .5) * sx
+    return points_in_boxes(xs, ys, boxes)
+
+
 def aligned_iou(pred: Tensor, target: Tensor) -> Tensor:
     """IoU of each predicted box with its target (P,): mmdet's
     ``bbox_overlaps`` for horizontal boxes, mmcv's ``box_iou_rotated`` (a CPU

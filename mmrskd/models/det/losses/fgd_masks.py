@@ -8,7 +8,7 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .box_geometry import is_rotated, points_in_boxes
+from .box_geometry import cells_in_boxes, is_rotated
 
 Shape = Tuple[float, float]
 
@@ -56,9 +56,7 @@ def oriented_cells(boxes: Tensor, image_shape: Shape,
     the box's centre (so a box smaller than a cell keeps one)."""
     (img_h, img_w), (h, w) = image_shape, size
     sy, sx = img_h / h, img_w / w
-    ys = (torch.arange(h, device=boxes.device, dtype=torch.float32) + .5) * sy
-    xs = (torch.arange(w, device=boxes.device, dtype=torch.float32) + .5) * sx
-    inside = points_in_boxes(xs, ys, boxes)
+    inside = cells_in_boxes(boxes, size, (sy, sx))
     row = (boxes[:, 1] / sy).floor().long().clamp(0, h - 1)
     col = (boxes[:, 0] / sx).floor().long().clamp(0, w - 1)
     inside[torch.arange(len(boxes), device=boxes.device), row, col] = True
