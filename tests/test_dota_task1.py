@@ -540,3 +540,42 @@ def test_rotated_config_tests_with_the_metric(tmp_path):
     polys = as_polygons(dets, rbox_to_poly)
     assert task1.evaluate(len(dets)) == {'dota/mAP': evaluate_task1(
         polys, str(tmp_path / 'gt'), CLASSES)[0]}
+
+
+def test_log_names_the_classes_without_ground_truth(tmp_path, monkeypatch):
+    """On a subset of DOTA the devkit's mean over every class reads low:
+    the metric logs which classes have no object that counts in the
+    evaluated images, and the mean AP over the others."""
+    from mmengine.logging import MMLogger
+    objects, dets = scene(5, SIZES[:3], duplicates=False)
+    write_gt(str(tmp_path / 'gt'), objects)
+    counted = {cls for objs in objects.values() for _, cls, diff in objs
+               if not int(diff)}
+    absent = [name for name in CLASSES if name not in counted]
+    assert absent == ['helicopter']  # the scene never places it
+    lines = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'info',
+                        lines.append)
+    metric = DOTATask1Metric(ann_dir=str(tmp_path / 'gt'), classwise=True)
+    metric.dataset_meta = dict(classes=CLASSES)
+    metric.process({}, [dict(img_path=f'{n}__1__0___0.png', pred_instances=dict(
+        bboxes=torch.from_numpy(b), scores=torch.from_numpy(s),
+        labels=torch.from_numpy(lab))) for n, (b, s, lab) in dets.items()])
+    out = metric.evaluate(len(dets))
+    note = [line for line in lines if 'no object that counts' in line]
+    assert len(note) == 1
+    assert f'{len(absent)} of {len(CLASSES)} classes' in note[0]
+    assert note[0].split('devkit: ')[1].split('. ')[0] == 'helicopter'
+    present = [out[f'dota/{name}_AP'] for name in CLASSES
+               if name not in absent]
+    assert f'is {sum(present) / len(present) * 100:.2f}.' in note[0]
+    # every class present: no such line
+    lines.clear()
+    metric.dataset_meta = dict(classes=CLASSES[:-1])
+    metric.process({}, [dict(img_path=f'{n}__1__0___0.png', pred_instances=dict(
+        bboxes=torch.from_numpy(b[lab < 5]), scores=torch.from_numpy(s[lab < 5]),
+        labels=torch.from_numpy(lab[lab < 5])))
+        for n, (b, s, lab) in dets.items()])
+    assert metric.evaluate(len(dets))['dota/mAP'] > 0
+    assert any('AP (devkit rules' in line for line in lines)
+    assert not [line for line in lines if 'no object that counts' in line]

@@ -173,6 +173,15 @@ def class_objects(gts: Dict[str, Task2GroundTruth],
     return objects, npos
 
 
+def classes_without_positives(gts: Dict[str, Task2GroundTruth],
+                              classes: Sequence[str]) -> List[str]:
+    """The names of the classes with no object that counts (none, or only
+    difficult ones) in ``gts``: their AP is 0, and the devkit's mean still
+    divides by them, so a subset of the images reads low."""
+    return [name for c, name in enumerate(classes)
+            if class_objects(gts, c)[1] == 0]
+
+
 def devkit_ap(images: Sequence[str],
               overlaps_of: Callable[[int], np.ndarray],
               objects: ClassObjects, npos: int, iou_thr: float = 0.5,
