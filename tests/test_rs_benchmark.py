@@ -81,7 +81,7 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     assert f'| {m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}] | - |' in row
     assert f'| {kd[0]:.2f}, {kd[1]:.2f} |' in row
     assert '`configs/demo/kd_r34_r18_demo.py`' in report
-    assert 'from one cache' in report and 'augmentation seed 3' in report
+    assert 'logits from a cache' in report and 'augmentation seed 3' in report
 
 
 def test_run_resumes_an_interrupted_run_and_skips_a_finished_one(
@@ -254,3 +254,49 @@ def test_archive_restores_runs_of_the_same_teacher_weights_only(
     (tmp_path / 'bad.json').write_text('[]')
     with pytest.raises(ValueError, match='bad.json: not a run archive'):
         archived.load(str(tmp_path / 'bad.json'))
+
+
+def test_feature_methods_read_the_feature_cache(tmp_path, monkeypatch):
+    """--teacher-cache: the feature methods get a second cache holding the
+    protocol's feature_sources (built only when such a method runs); the
+    logit methods keep the logits cache, the student alone neither."""
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        return type('Done', (), {'returncode': 0})()
+
+    monkeypatch.setattr(bench.subprocess, 'run', fake_run)
+    protocol = bench.PROTOCOL
+    runs = {r['key']: r for r in protocol['students']}
+    assert {k for k, r in runs.items() if r.get('cache') == 'features'} == \
+        {'fitnet', 'at', 'rkd', 'crd', 'reviewkd', 'sdd'}
+    wd = str(tmp_path)
+    logits_only = bench._with_caches(protocol, [(0, runs['kd'])], wd,
+                                     'data', 'python', 't.pth', 0)
+    assert len(calls) == 1 and '--sources' not in calls[0]
+    assert sorted(logits_only['caches']) == ['logits']
+    both = bench._with_caches(protocol, [(0, runs['kd']), (0, runs['at'])],
+                              wd, 'data', 'python', 't.pth', 0)
+    feature_cmd = calls[-1]
+    assert feature_cmd[feature_cmd.index('--out') + 1] == \
+        osp.join(wd, 'teacher_cache_features')
+    start = feature_cmd.index('--sources') + 1
+    assert feature_cmd[start:start + 6] == list(protocol['feature_sources'])
+    seed = 'train_dataloader.sampler.augment_seed=0'
+    assert bench._extra(both, runs['at']) == [
+        seed, f'model.teacher_cache.path={wd}/teacher_cache_features']
+    assert bench._extra(both, runs['kd']) == [
+        seed, f'model.teacher_cache.path={wd}/teacher_cache']
+    assert bench._extra(both, runs['alone']) == [seed]
+    assert bench._extra(both, runs['mlkd-strong']) == [seed]
+    # every feature config reads only what the feature cache holds
+    from mmengine.config import Config
+
+    from mmrskd.apis.cache_teacher import read_sources
+    held = set(protocol['feature_sources'])
+    for key in ('fitnet', 'at', 'rkd', 'crd', 'reviewkd', 'sdd'):
+        modules, classifier = read_sources(
+            Config.fromfile(osp.join(ROOT, runs[key]['config'])))
+        assert modules and set(modules) <= held, key
+        assert classifier == (key == 'sdd')

@@ -1,7 +1,8 @@
 """The teacher-output cache is exact: a cached KD run has the online run's
 loss at every iteration and its weights after the epoch, per epoch or per
-variant of a finite augmentation group, through --resume; a cache that does
-not fit the run is refused."""
+variant of a finite augmentation group, through --resume, and so has a run
+of feature losses whose teacher features come from the cache; a cache that
+does not fit the run is refused."""
 import importlib.util
 import os.path as osp
 
@@ -152,16 +153,17 @@ def test_mismatched_cache_is_refused(demo_scenes, teacher_ckpt, tmp_path):
     _train(cfg, tmp_path / 'w4', **{
         'model.teacher_cache': dict(path=cache, wrap=True),
         'train_cfg.max_epochs': 2})
-    # a feature loss needs the online teacher
-    with pytest.raises(ValueError, match='feature losses need the online '
-                       'teacher'):
+    # a feature the logits-only cache does not hold
+    with pytest.raises(ValueError, match=r"teacher's \['teacher.head.fc'\], "
+                       'which teacher_cache .* does not hold \\(it holds its '
+                       'logits only\\)'):
         _train(cfg, tmp_path / 'w5', **{
             'model.teacher_cache': dict(path=cache),
             'model.distill_losses.loss_f': dict(
                 type='KDLoss', inputs=['student.head.fc',
                                        'teacher.head.fc', 'labels'])})
-    # so does a loss that classifies with the teacher's classifier
-    with pytest.raises(ValueError, match=r"features \['teacher.classifier'"):
+    # nor the teacher's classifier
+    with pytest.raises(ValueError, match=r"\['teacher.classifier'\], which"):
         _train(cfg, tmp_path / 'w6', **{
             'model.teacher_cache': dict(path=cache),
             'model.distill_losses.loss_f': dict(
@@ -255,3 +257,101 @@ def test_cached_run_resumes_bit_identically(demo_scenes, teacher_ckpt,
     b = _state(tmp_path / 'part' / 'epoch_2.pth')['state_dict']
     assert a.keys() == b.keys() and not any('teacher' in k for k in a)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# feature losses of every kind of source: a tuple of module outputs (AT), a
+# module returning a tuple (the neck, RKD), the teacher's classifier (SDD),
+# a learned connector (FitNet)
+FEATURE_LOSSES = {
+    'model.distill_losses.loss_at': dict(
+        type='ATLoss', inputs=[
+            [f'student.backbone.layer{i}' for i in range(1, 5)],
+            [f'teacher.backbone.layer{i}' for i in range(1, 5)]]),
+    'model.distill_losses.loss_rkd': dict(
+        type='RKDLoss', inputs=['student.neck', 'teacher.neck']),
+    'model.distill_losses.loss_sdd': dict(
+        type='SDDLoss', inputs=['student.backbone.layer4',
+                                'teacher.backbone.layer4', 'labels',
+                                'student.classifier', 'teacher.classifier']),
+    'model.distill_losses.loss_fitnet': dict(
+        type='FitNetLoss', student_channels=16, teacher_channels=128,
+        inputs=['student.backbone.layer2', 'teacher.backbone.layer2']),
+}
+
+
+def test_cached_feature_run_matches_the_online_run(demo_scenes,
+                                                   teacher_ckpt, tmp_path):
+    """An fp32 cache of the features the losses read gives the online run
+    bit for bit: every loss at every iteration, the weights after it."""
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt, **FEATURE_LOSSES)
+    cache = tmp_path / 'cache'
+    manifest = _tool().main([cfg, '--out', str(cache), '--dtype', 'fp32',
+                             '--num-workers', '0', '--variants', 'off'])
+    assert manifest['sources'] == {
+        'backbone.layer1': dict(shapes=[[64, 8, 8]], tuple=False),
+        'backbone.layer2': dict(shapes=[[128, 4, 4]], tuple=False),
+        'backbone.layer3': dict(shapes=[[256, 2, 2]], tuple=False),
+        'backbone.layer4': dict(shapes=[[512, 1, 1]], tuple=False),
+        'neck': dict(shapes=[[512]], tuple=True)}
+    assert manifest['classifier'] is True
+    assert osp.isfile(cache / 'sources' / 'neck.0.npy')
+    online, w_online = _train(cfg, tmp_path / 'online')
+    cached, w_cached = _train(cfg, tmp_path / 'cached', **{
+        'model.teacher_cache': dict(path=str(cache))})
+    assert {'loss_at', 'loss_rkd', 'loss_sdd', 'loss_fitnet'} <= \
+        set(online[0])
+    assert all(v > 0 for k, v in online[-1].items() if k.startswith('loss'))
+    _assert_same_run(online, w_online, cached, w_cached, 0.0, 'features')
+
+
+def test_sources_option_and_missing_features(demo_scenes, teacher_ckpt,
+                                             tmp_path):
+    """--sources adds teacher modules to a logit config's cache (one cache
+    for several configs); a run reading a module the cache lacks is refused
+    and told what the cache holds."""
+    kd = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = str(tmp_path / 'cache')
+    manifest = _tool().main([kd, '--out', cache, '--num-workers', '0',
+                             '--variants', 'off', '--sources',
+                             'backbone.layer4', 'teacher.neck',
+                             'classifier'])
+    assert sorted(manifest['sources']) == ['backbone.layer4', 'neck']
+    assert manifest['classifier'] is True
+    init_default_scope('mmpretrain')
+    feature = {k: FEATURE_LOSSES[k] for k in (
+        'model.distill_losses.loss_rkd', 'model.distill_losses.loss_sdd')}
+    _train(kd, tmp_path / 'w1', **{'model.teacher_cache': dict(path=cache),
+                                  **feature})
+    with pytest.raises(ValueError, match=r"\['teacher.backbone.layer2'\], "
+                       r"which .* \(it holds \['teacher.backbone.layer4', "
+                       r"'teacher.neck'\]\)"):
+        _train(kd, tmp_path / 'w2', **{
+            'model.teacher_cache': dict(path=cache),
+            'model.distill_losses.loss_fitnet':
+                FEATURE_LOSSES['model.distill_losses.loss_fitnet']})
+
+
+def test_version_2_cache_is_resumed_and_read(demo_scenes, teacher_ckpt,
+                                             tmp_path):
+    """A cache written before teacher features (format version 2: no
+    'sources' / 'classifier' in its manifest) is the same logits cache: the
+    builder resumes it instead of refusing it, and a KD run reads it."""
+    import json
+    cfg = _cfg_file(tmp_path, demo_scenes, teacher_ckpt)
+    cache = tmp_path / 'cache'
+    args = [cfg, '--out', str(cache), '--num-workers', '0', '--variants',
+            'off']
+    _tool().main(args)
+    manifest = json.loads((cache / 'manifest.json').read_text())
+    assert manifest['version'] == 3 and manifest['sources'] == {}
+    for key in ('sources', 'classifier'):
+        del manifest[key]
+    (cache / 'manifest.json').write_text(json.dumps(dict(manifest,
+                                                         version=2)))
+    _tool().main(args)
+    init_default_scope('mmpretrain')
+    _train(cfg, tmp_path / 'w', **{'model.teacher_cache': dict(
+        path=str(cache))})
+    # a cache with other features is another cache
+    with pytest.raises(TeacherCacheError, match=r"differs in \['sources'\]"):
+        _tool().main(args + ['--sources', 'neck'])

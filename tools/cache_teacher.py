@@ -21,6 +21,17 @@ When the training pipeline's only randomness is a flip on a fixed resize (a
 finite group of variants), each variant of each sample is stored once
 instead of every epoch: the cache then serves any number of epochs and any
 seed (``--variants off`` stores epochs anyway).
+
+Feature losses (FitNet, AT, RKD, CRD, ReviewKD, SDD) read teacher module
+outputs: the cache also stores those the config's losses read (and the
+teacher's classifier for SDD), so those runs skip the teacher too.
+``--sources`` adds more teacher modules, to share one cache between
+several configs:
+
+    python tools/cache_teacher.py \
+        configs/rsscn7_cpu/at_r34_r18w8_rsscn7_cpu.py --sources \
+        backbone.layer1 backbone.layer2 backbone.layer3 backbone.layer4 \
+        neck classifier
 """
 import argparse
 import os
@@ -60,6 +71,11 @@ def parse_args(argv=None):
                         help='auto (default): store each variant of a '
                         'finite augmentation group (flips on a fixed resize) '
                         'once; off: store every epoch')
+    parser.add_argument('--sources', nargs='+', default=[],
+                        metavar='MODULE',
+                        help='teacher modules to store besides those the '
+                        "config's losses read (e.g. backbone.layer3 neck; "
+                        "'classifier' for the head's fc)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config')
     parser.add_argument('--launcher', default='none',
@@ -87,14 +103,18 @@ def main(argv=None):
     with cli.distributed_run():
         manifest = build_teacher_cache(
             cfg, out, args.epochs, args.dtype, args.batch_size,
-            args.num_workers, args.teacher_precision, args.variants)
+            args.num_workers, args.teacher_precision, args.variants,
+            sources=args.sources)
     if rank != 0:
         return manifest
     rows = (f'{len(manifest["variants"])} variants (any number of epochs)'
             if manifest.get('variants') else f'{manifest["epochs"]} epochs')
+    held = sorted(manifest['sources']) + \
+        (['classifier'] if manifest['classifier'] else [])
     print(f'\nteacher cache: {out} ({rows} x {manifest["num_samples"]} '
           f'samples x {manifest["num_classes"]} classes, '
-          f'{manifest["dtype"]}). Train with --cfg-options '
+          f'{manifest["dtype"]}; features: {held or "none"}). Train with '
+          '--cfg-options '
           f'model.teacher_cache.path={out}')
     return manifest
 

@@ -7,7 +7,7 @@ See :mod:`mmrskd.models.distillers.teacher_cache` for the format and
 import copy
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -20,10 +20,15 @@ from torch.utils.data import DataLoader
 from ..datasets.replay import ReplayIndex, ReplayMixin, replay_key
 from ..datasets.variants import pipeline_variants
 from ..datasets.wrappers import unwrap_dataset
-from ..models.distillers.teacher import (Teacher, count_classes,
-                                         teacher_model_cfg)
+from ..models.distillers.cached_sources import (describe, open_source_arrays,
+                                                save_classifier,
+                                                teacher_modules, write_rows)
+from ..models.distillers.loss_inputs import flat_sources, normalize_inputs
+from ..models.distillers.teacher import (FeatureStore, Teacher,
+                                         count_classes, teacher_model_cfg)
+from ..models.distillers.cls_distiller import classifier_of
 from ..models.distillers.teacher_cache import (DTYPES, VERSION,
-                                               TeacherCacheError,
+                                               TeacherCacheError, num_rows,
                                                open_arrays, read_manifest,
                                                teacher_fingerprint,
                                                write_manifest)
@@ -78,8 +83,40 @@ def cache_teacher_parts(cfg: Config, precision: str = 'fp32'):
     return teacher, pre, hashes
 
 
+def read_sources(cfg: Config, extra: Sequence[str] = ()
+                 ) -> Tuple[List[str], bool]:
+    """The teacher modules whose outputs the config's distillation losses
+    read (their ``inputs``) plus ``extra`` (module names, ``'teacher.'``
+    optional), and whether they read ``'teacher.classifier'``."""
+    sources = ['teacher.' + s if not s.startswith('teacher.') else s
+               for s in extra]
+    for loss in (config_model(cfg).get('distill_losses') or {}).values():
+        sources += flat_sources(normalize_inputs(loss.get('inputs', [])))
+    return teacher_modules(sources), 'teacher.classifier' in sources
+
+
+def _probe(teacher: Teacher, pre, dataset, index, modules: List[str],
+           store: FeatureStore) -> Dict[str, dict]:
+    """The manifest's ``sources``: the shapes of the ``modules``' outputs
+    for one training sample, captured into ``store`` by hooks that stay for
+    :func:`_fill`."""
+    if not modules:
+        return {}
+    from mmengine.dataset import default_collate
+    teacher.register_capture(modules, store)
+    store.active = True
+    try:
+        with torch.no_grad():
+            inputs = pre(default_collate([dataset[index]]), False)['inputs']
+        teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
+        return describe({k.split('.', 1)[1]: v for k, v in store.items()})
+    finally:
+        store.clear()
+
+
 def _manifest(cfg, dataset, teacher, hashes, epochs, dtype,
-              variants: Optional[list]) -> dict:
+              variants: Optional[list], sources: Dict[str, dict],
+              classifier: bool) -> dict:
     """``variants`` (the keys of a finite augmentation group) replace the
     epochs and the seed: the cache then serves any of them."""
     classes = count_classes(teacher.model)
@@ -88,7 +125,8 @@ def _manifest(cfg, dataset, teacher, hashes, epochs, dtype,
     manifest = dict(version=VERSION, epochs=int(epochs),
                     num_samples=len(dataset), num_classes=classes,
                     dtype=dtype, seed=augment_seed(cfg),
-                    replay_key=replay_key(dataset), hashes=hashes)
+                    replay_key=replay_key(dataset), hashes=hashes,
+                    sources=sources, classifier=classifier)
     if variants:
         manifest.update(epochs=None, seed=None, variants=list(variants))
     return manifest
@@ -106,23 +144,38 @@ def cache_variants(dataset_cfg: dict, mode: str
     return pipeline_variants(dataset_cfg['pipeline'])
 
 
-def _open_or_create(out: str, manifest: dict, rank: int):
+def _comparable(manifest: dict) -> dict:
+    """A manifest without its format version, the keys newer versions
+    added at their defaults (a version-2 cache is a version-3 one without
+    teacher features, and is resumed as such)."""
+    return dict(manifest, version=None,
+                sources=manifest.get('sources') or {},
+                classifier=bool(manifest.get('classifier')))
+
+
+def _open_or_create(out: str, manifest: dict, rank: int, teacher: Teacher):
     """Resume a cache with the same manifest, create a new one, or refuse
-    to overwrite another."""
+    to overwrite another; return its logits, done and source arrays."""
+    rows, samples = num_rows(manifest), manifest['num_samples']
     if osp.isfile(osp.join(out, 'manifest.json')):
-        old = read_manifest(out)
-        if old != manifest:
-            differ = sorted(k for k in manifest
-                            if old.get(k) != manifest[k])
+        old, new = _comparable(read_manifest(out)), _comparable(manifest)
+        if old != new:
+            differ = sorted(k for k in new if old.get(k) != new[k])
             raise TeacherCacheError(
                 f'"{out}" holds a teacher cache of another run (differs in '
                 f'{differ}). Pass another --out or delete it.')
     elif rank == 0:
         os.makedirs(out, exist_ok=True)
         open_arrays(out, manifest, 'w+')
-        write_manifest(out, manifest)
+        open_source_arrays(out, manifest['sources'], rows, samples,
+                           DTYPES[manifest['dtype']], 'w+')
+        if manifest['classifier']:
+            save_classifier(out, classifier_of(teacher.model, 'teacher'))
+        write_manifest(out, manifest)  # last: the cache exists from here
     barrier()
-    return open_arrays(out, manifest, 'r+')
+    return (*open_arrays(out, manifest, 'r+'),
+            open_source_arrays(out, manifest['sources'], rows, samples,
+                               DTYPES[manifest['dtype']], 'r+'))
 
 
 def _jobs(done: np.ndarray, manifest: dict, datasets: list, rank: int,
@@ -149,12 +202,14 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
                         dtype: str = 'fp16', batch_size: Optional[int] = None,
                         num_workers: Optional[int] = None,
                         precision: str = 'fp32', variants: str = 'auto',
-                        log: Callable[[str], None] = print) -> dict:
+                        log: Callable[[str], None] = print,
+                        sources: Sequence[str] = ()) -> dict:
     """Write (or finish) the cache of ``cfg``'s teacher under ``out`` and
     return its manifest. ``variants='auto'`` stores each variant of a
     finite augmentation group once (:func:`cache_variants`), 'off' every
-    epoch. Each rank of a torchrun launch takes every ``world_size``-th
-    sample."""
+    epoch. Besides the logits it stores the teacher features the config's
+    losses read, and those of ``sources`` (:func:`read_sources`). Each rank
+    of a torchrun launch takes every ``world_size``-th sample."""
     if dtype not in DTYPES:
         raise ValueError(f'dtype must be one of {list(DTYPES)}, got {dtype}')
     init_default_scope(cfg.default_scope)
@@ -167,23 +222,28 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
             'use an mmrskd scene dataset.')
     group = cache_variants(loader_cfg.dataset, variants)
     teacher, pre, hashes = cache_teacher_parts(cfg, precision)
-    manifest = _manifest(cfg, dataset, teacher, hashes,
-                         epochs or cfg.train_cfg.max_epochs, dtype,
-                         [k for k, _ in group or []])
     datasets = [dataset] if group is None else [
         DATASETS.build(dict(loader_cfg.dataset, pipeline=p))
         for _, p in group]
+    modules, classifier = read_sources(cfg, sources)
+    store = FeatureStore()
+    shapes = _probe(teacher, pre, datasets[0], 0 if group else ReplayIndex(
+        0, augment_seed(cfg), 0), modules, store)
+    manifest = _manifest(cfg, dataset, teacher, hashes,
+                         epochs or cfg.train_cfg.max_epochs, dtype,
+                         [k for k, _ in group or []], shapes, classifier)
     rank, world = get_dist_info()
-    logits, done = _open_or_create(out, manifest, rank)
-    jobs = _jobs(done, manifest, datasets, rank, world)
+    arrays = _open_or_create(out, manifest, rank, teacher)
+    jobs = _jobs(arrays[1], manifest, datasets, rank, world)
     log(f'teacher cache {out}: '
         + (f'{len(group)} variants ({", ".join(manifest["variants"])}, '
            'any number of epochs)' if group else
            f'{manifest["epochs"]} epochs')
         + f' x {manifest["num_samples"]} samples, '
-        f'{sum(len(j[2]) for j in jobs)} rows to compute on rank '
+        + (f'logits and {modules}, ' if modules else '')
+        + f'{sum(len(j[2]) for j in jobs)} rows to compute on rank '
         f'{rank}/{world}')
-    _fill(jobs, teacher, pre, logits, done,
+    _fill(jobs, teacher, pre, arrays, store,
           batch_size or loader_cfg.batch_size,
           loader_cfg.get('num_workers', 0) if num_workers is None
           else num_workers)
@@ -191,12 +251,14 @@ def build_teacher_cache(cfg: Config, out: str, epochs: Optional[int] = None,
     return manifest
 
 
-def _fill(jobs, teacher, pre, logits, done, batch_size,
+def _fill(jobs, teacher, pre, arrays, store, batch_size,
           num_workers) -> None:
     """Run the teacher over the ``jobs`` of :func:`_jobs` and write their
-    rows, flushing every batch so that a killed build loses at most one
-    batch."""
+    rows (``arrays``: logits, done and the source arrays; ``store``: where
+    the teacher's hooks capture the sources), flushing every batch so that
+    a killed build loses at most one batch."""
     from mmengine.dataset import default_collate
+    logits, done, source_arrays = arrays
     total = sum(len(indices) for _, _, indices in jobs)
     if not total:
         return
@@ -206,13 +268,21 @@ def _fill(jobs, teacher, pre, logits, done, batch_size,
                             num_workers=num_workers,
                             collate_fn=default_collate)
         for batch in loader:
-            with torch.no_grad():
-                inputs = pre(batch, False)['inputs']
+            store.active = True
+            try:
+                with torch.no_grad():
+                    inputs = pre(batch, False)['inputs']
                 out = teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
-            index = np.array([int(s.sample_idx)
-                              for s in batch['data_samples']])
-            logits[row, index] = out.float().numpy().astype(logits.dtype)
-            logits.flush()
-            done[row, index] = True
+                index = np.array([int(s.sample_idx)
+                                  for s in batch['data_samples']])
+                logits[row, index] = out.float().numpy().astype(logits.dtype)
+                logits.flush()
+                write_rows(source_arrays, {k.split('.', 1)[1]: v
+                                           for k, v in store.items()},
+                           row, index)
+            finally:
+                store.active = False
+                store.clear()
+            done[row, index] = True  # last: the row is complete
             done.flush()
             bar.update(len(index))  # one update per batch, not per image

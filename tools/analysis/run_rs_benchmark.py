@@ -17,7 +17,8 @@ eighth-width ResNet-18 (0.18 M parameters) alone, with KD, DKD (beta 8
 and beta 2), ISDM (KD-term weight 4 and 1), ISDM without instance
 scaling / without the dynamic margin, the post-DKD logit baselines (DIST,
 NKD, MLKD single-view and two-view, CTKD, WTTM) and KD / DKD with logit
-standardization, each with
+standardization, the feature baselines (FitNet, AT, RKD, CRD, ReviewKD,
+SDD), each with
 every seed of ``--seeds`` (the training seed; the split does not change;
 ``--methods`` picks students).
 
@@ -35,10 +36,13 @@ in the work dir.
 ``--teacher-cache`` (the way to run many seeds): the teacher's logits are
 computed once (``tools/cache_teacher.py`` with the first distiller's config,
 under ``<work dir>/teacher_cache``) and every distiller reads them instead
-of running the teacher. All runs, the student alone included, then share
-the augmentation seed ``--augment-seed`` (default 0): seeds differ in
-initialisation and sample order, and each seed's runs see the same
-augmented images, so the per-seed differences are paired on those too.
+of running the teacher; the feature methods read a second cache that also
+holds the teacher features they read (``teacher_cache_features``, the
+protocol's ``feature_sources``). All runs, the student alone included,
+then share the augmentation seed ``--augment-seed`` (default 0): seeds
+differ in initialisation and sample order, and each seed's runs see the
+same augmented images, so the per-seed differences are paired on those
+too.
 """
 import argparse
 import contextlib
@@ -52,7 +56,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -124,7 +128,17 @@ PROTOCOL = dict(
         dict(key='mlkd_w025', label='MLKD (single view), weight 0.25',
              config='configs/rsscn7_cpu/mlkd_r34_r18w8_rsscn7_cpu.py',
              options=['model.distill_losses.loss_mlkd.loss_weight=0.25']),
+        # the feature baselines, their configs' settings; through the
+        # cache of the teacher features they read (FEATURE_SOURCES)
+        *[dict(key=key, label=label, cache='features',
+               config=f'configs/rsscn7_cpu/{key}_r34_r18w8_rsscn7_cpu.py')
+          for key, label in (('fitnet', 'FitNet'), ('at', 'AT'),
+                             ('rkd', 'RKD'), ('crd', 'CRD'),
+                             ('reviewkd', 'ReviewKD'), ('sdd', 'SDD'))],
     ],
+    # what the feature methods read of the teacher, cached once for all
+    feature_sources=('backbone.layer1', 'backbone.layer2', 'backbone.layer3',
+                     'backbone.layer4', 'neck', 'classifier'),
     epochs=30)
 
 
@@ -160,25 +174,29 @@ def cache_options(cache: Optional[dict], reads_cache: bool) -> List[str]:
 
 
 def build_cache(protocol: dict, work_dir: str, data_root: str, python: str,
-                teacher_ckpt: str, augment_seed: int) -> dict:
-    """Build (or finish: the builder resumes) the protocol's teacher-output
-    cache under ``work_dir/teacher_cache`` with the first distiller's
-    config; return the ``cache`` of :func:`cache_options`."""
-    path = osp.join(work_dir, 'teacher_cache')
+                teacher_ckpt: str, augment_seed: int,
+                name: str = 'teacher_cache',
+                sources: Sequence[str] = ()) -> dict:
+    """Build (or finish: the builder resumes) a teacher-output cache of
+    the protocol under ``work_dir/<name>`` with the first distiller's
+    config, with the teacher modules ``sources`` besides the logits; return
+    the ``cache`` of :func:`cache_options`."""
+    path = osp.join(work_dir, name)
     config = next(s['config'] for s in protocol['students']
                   if s['key'] != 'alone')
     cmd = [python, 'tools/cache_teacher.py', config, '--out', path,
-           '--epochs', str(protocol['epochs']), '--cfg-options',
+           '--epochs', str(protocol['epochs']),
+           *(['--sources', *sources] if sources else []), '--cfg-options',
            f'model.teacher_ckpt={teacher_ckpt}',
            f'train_dataloader.sampler.augment_seed={augment_seed}',
            *data_options(data_root)]
     log(f'teacher cache: {path}')
-    with open(osp.join(work_dir, 'teacher_cache.log'), 'a') as out:
+    with open(osp.join(work_dir, f'{name}.log'), 'a') as out:
         proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
                               stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise RuntimeError('building the teacher cache failed; see '
-                           f'{osp.join(work_dir, "teacher_cache.log")}. Run '
+                           f'{osp.join(work_dir, f"{name}.log")}. Run '
                            'the script again to resume it.')
     return dict(path=path, augment_seed=augment_seed)
 
@@ -412,7 +430,11 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
                    if o.startswith('train_dataloader.sampler.augment_seed='))
     if not any(o.startswith('model.teacher_cache.path=') for o in extra):
         return ''
-    return (' The distillers read the teacher\'s logits from one cache '
+    features = any(o.startswith('model.teacher_cache.path=') and
+                   o.endswith('teacher_cache_features') for o in extra)
+    return (' The distillers read the teacher\'s logits'
+            + (' (the feature methods also its features, stored in fp16)'
+               if features else '') + ' from a cache '
             '(`--teacher-cache`, built once by `tools/cache_teacher.py`); '
             f'every run uses augmentation seed {", ".join(seeds)}, so seeds '
             'differ in initialisation and sample order, and the runs of a '
@@ -526,14 +548,12 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     teacher_ckpt = teacher_ckpt or osp.join(work_dir, 'teacher_s0',
                                             f'epoch_{epochs}.pth')
     log(f'teacher top-1 {t["top1"]:.2f}')
-    if augment_seed is not None:
-        with run_lock(work_dir, 'teacher_cache', wait=True):
-            cache = build_cache(protocol, work_dir, data_root, python,
-                                teacher_ckpt, augment_seed)
-        protocol = dict(protocol, cache=cache)
     jobs = [(seed, run) for seed in seeds  # a seed's methods, then the next
             for run in protocol['students']
             if methods is None or run['key'] in methods]
+    if augment_seed is not None:
+        protocol = _with_caches(protocol, jobs, work_dir, data_root, python,
+                                teacher_ckpt, augment_seed)
     fingerprint = _restore(archive, teacher_ckpt, protocol, work_dir, jobs)
     for seed, run in jobs:
         name = f'{run["key"]}_s{seed}'
@@ -553,11 +573,31 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     return _report(protocol, work_dir, report, argv)[0]
 
 
+def _with_caches(protocol: dict, jobs: List[Tuple[int, dict]],
+                 work_dir: str, data_root: str, python: str,
+                 teacher_ckpt: str, augment_seed: int) -> dict:
+    """The protocol with its teacher caches (``caches``: 'logits', and
+    'features' when a job reads the teacher's features), built if needed."""
+    caches = {}
+    with run_lock(work_dir, 'teacher_cache', wait=True):
+        caches['logits'] = build_cache(protocol, work_dir, data_root,
+                                       python, teacher_ckpt, augment_seed)
+    if any(run.get('cache') == 'features' for _, run in jobs):
+        with run_lock(work_dir, 'teacher_cache_features', wait=True):
+            caches['features'] = build_cache(
+                protocol, work_dir, data_root, python, teacher_ckpt,
+                augment_seed, 'teacher_cache_features',
+                protocol['feature_sources'])
+    return dict(protocol, caches=caches)
+
+
 def _extra(protocol: dict, run: dict) -> List[str]:
     """The teacher cache's ``--cfg-options`` of ``run`` (none without a
-    cache; the cache path only for distillers that read it)."""
+    cache; the cache path only for distillers that read it: the features
+    cache for those marked ``cache='features'``)."""
+    caches = protocol.get('caches') or {}
     distiller = run['key'] != 'alone'
-    return cache_options(protocol.get('cache'),
+    return cache_options(caches.get(run.get('cache', 'logits')),
                          distiller and not run.get('online_teacher'))
 
 

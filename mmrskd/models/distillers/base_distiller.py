@@ -1,7 +1,7 @@
 """What every mmrskd distiller shares: the frozen teacher with its own
 input normalisation, and the distillation-loss table with its input wiring
 (docs/methods.md, "Distiller")."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.model import BaseModel
@@ -56,8 +56,9 @@ class BaseDistiller(BaseModel):
 
     #: source keys computed by the subclass itself (not forward hooks).
     BUILTIN_SOURCES: Tuple[str, ...] = ()
-    #: builtin sources that need the online teacher (not a cache)
-    ONLINE_TEACHER_SOURCES: Tuple[str, ...] = ()
+    #: builtin sources taken from the teacher model's parts (a teacher
+    #: cache stores them)
+    TEACHER_PART_SOURCES: Tuple[str, ...] = ()
     DEFAULT_INPUTS: Tuple[str, ...] = ()
 
     def __init__(self, student: nn.Module, teacher: Optional[dict],
@@ -109,23 +110,34 @@ class BaseDistiller(BaseModel):
 
     def _build_losses(self, losses: dict, registry: Registry) -> None:
         hooked = {'student': set(), 'teacher': set()}
-        online = set()  # builtin sources that need the online teacher
+        parts = set()  # builtin sources from the teacher model's parts
         for name, cfg in losses.items():
             label = loss_label(name, cfg)
             for src in flat_sources(self._build_loss(name, label, dict(cfg),
                                                      registry)):
-                if src in self.ONLINE_TEACHER_SOURCES:
-                    online.add(src)
+                if src in self.TEACHER_PART_SOURCES:
+                    parts.add(src)
                 if src not in self.BUILTIN_SOURCES:
                     self._capture(label, src, hooked)
-        online = sorted('teacher.' + m for m in hooked['teacher']) + \
-            sorted(online)
-        if online and self.teacher is None:
+        if self.teacher_cache is not None:
+            self._check_cached(sorted(hooked['teacher']),
+                               'teacher.classifier' in parts)
+
+    def _check_cached(self, modules: List[str], classifier: bool) -> None:
+        """The teacher cache holds every teacher feature the losses read."""
+        cache = self.teacher_cache
+        missing = ['teacher.' + m for m in modules if m not in cache.sources]
+        if classifier and not cache.has_classifier:
+            missing.append('teacher.classifier')
+        if missing:
+            held = sorted('teacher.' + m for m in cache.sources)
             raise ValueError(
-                f'A teacher_cache holds the teacher\'s logits only, but '
-                f'distill_losses read its features {online}: feature '
-                'losses need the online teacher. Remove teacher_cache (or '
-                'these losses).')
+                f'distill_losses read the teacher\'s {missing}, which '
+                f'teacher_cache "{cache.path}" does not hold (it holds '
+                f'{held or "its logits only"}). Build a cache for this '
+                'config (tools/cache_teacher.py caches what its losses '
+                'read; --sources adds more), or '
+                'remove teacher_cache to run the teacher online.')
 
     def _build_loss(self, name: str, label: str, cfg: dict,
                     registry: Registry) -> Inputs:

@@ -75,7 +75,8 @@ class ClsDistiller(BaseDistiller):
         teacher_precision: ``'fp32'``, ``'bf16'`` or ``'fp16'``: autocast
             dtype of the teacher's forward (outputs are cast to float32).
         teacher_cache: ``dict(path=..., wrap=False)``: read the teacher's
-            logits from a cache written by ``tools/cache_teacher.py`` (exact
+            logits (and the features its losses read, when the cache holds
+            them) from a cache written by ``tools/cache_teacher.py`` (exact
             under the replayed augmentation) instead of running it; the
             teacher is then never built. ``teacher_cfg`` / ``teacher_ckpt``,
             when given, are checked against the cache's manifest.
@@ -94,7 +95,7 @@ class ClsDistiller(BaseDistiller):
                        'teacher.classifier',
                        *(f'{who}.logits.view{v}' for v in range(1, 8)
                          for who in ('student', 'teacher')))
-    ONLINE_TEACHER_SOURCES = ('teacher.classifier', )
+    TEACHER_PART_SOURCES = ('teacher.classifier', )
     DEFAULT_INPUTS = BUILTIN_SOURCES[:3]
 
     def __init__(self,
@@ -150,8 +151,11 @@ class ClsDistiller(BaseDistiller):
         student = self.student
         logits = student.head(student.extract_feat(inputs))
         losses = cls_head_loss(student.head, logits, data_samples)
+        cached = {}
         if self.teacher_cache is not None:
             t_logits = self.teacher_cache.lookup(data_samples, logits.device)
+            cached = self.teacher_cache.lookup_sources(data_samples,
+                                                       logits.device)
         else:
             t_inputs = inputs if teacher_inputs is None else teacher_inputs
             t_logits = self.teacher(lambda m, x: m.head(m.extract_feat(x)),
@@ -160,6 +164,7 @@ class ClsDistiller(BaseDistiller):
             'student.logits': logits,
             'teacher.logits': t_logits,
             'labels': batch_labels(data_samples),
+            **cached,
             **self._requested_sources(data_samples, logits.device),
         }))
         return losses
@@ -195,8 +200,9 @@ class ClsDistiller(BaseDistiller):
             out['student.classifier'] = classifier_of(self.student,
                                                       'student')
         if 'teacher.classifier' in need:
-            out['teacher.classifier'] = classifier_of(self.teacher.model,
-                                                      'teacher')
+            out['teacher.classifier'] = classifier_of(
+                self.teacher.model, 'teacher') if self.teacher is not None \
+                else self.teacher_cache.classifier(device)
         return out
 
     # mmpretrain's ImageClassifier API, delegated to the student.

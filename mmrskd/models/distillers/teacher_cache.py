@@ -17,6 +17,9 @@ Layout of the cache folder:
 - ``logits.npy``: (epochs, samples, classes) memory-mapped array.
 - ``done.npy``: (epochs, samples) bool, which rows are written (a killed
   build resumes where it stopped).
+- ``sources/``, ``classifier.npz`` (version 3): teacher features for
+  feature losses, when the config's losses read them
+  (:mod:`.cached_sources`).
 
 When the training pipeline's randomness is a finite group (a fixed resize
 and a random flip: :mod:`mmrskd.datasets.variants`), the first axis holds
@@ -33,15 +36,18 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ...datasets.variants import variant_of
+from .cached_sources import Output, load_classifier, open_source_arrays, \
+    read_rows
 
 MANIFEST = 'manifest.json'
 LOGITS = 'logits.npy'
 DONE = 'done.npy'
-VERSION = 2
-READABLE = (1, 2)  # version 1: epochs only, no variants
+VERSION = 3
+# version 1: epochs only, no variants; 2: no teacher features
+READABLE = (1, 2, 3)
 DTYPES = {'fp16': np.float16, 'fp32': np.float32}
 
 
@@ -159,6 +165,13 @@ class TeacherCache:
         self._checked_keys = set()
         self.variants = self.manifest.get('variants')
         self._rows = {k: i for i, k in enumerate(self.variants or [])}
+        #: cached teacher modules (name -> shapes), see cached_sources
+        self.sources: Dict[str, dict] = self.manifest.get('sources') or {}
+        self._source_arrays = open_source_arrays(
+            path, self.sources, num_rows(self.manifest),
+            self.manifest['num_samples'], DTYPES[self.manifest['dtype']])
+        self.has_classifier = bool(self.manifest.get('classifier'))
+        self._classifier = None
 
     @property
     def epochs(self) -> Optional[int]:
@@ -192,12 +205,38 @@ class TeacherCache:
 
     def lookup(self, samples: Sequence, device=None) -> Tensor:
         """(N, C) float32 teacher logits of a batch's data samples."""
+        rows, index = self._where(samples)
+        out = np.asarray(self.logits[rows, index], dtype=np.float32)
+        return torch.from_numpy(out).to(device)
+
+    def lookup_sources(self, samples: Sequence, device=None
+                       ) -> Dict[str, Output]:
+        """The cached teacher features of a batch, keyed
+        ``'teacher.<module>'`` (float32; a tuple for a tuple output)."""
+        if not self.sources:
+            return {}
+        rows, index = self._where(samples)
+        return read_rows(self._source_arrays, self.sources, rows, index,
+                         device)
+
+    def classifier(self, device=None) -> nn.Linear:
+        """The teacher's stored classifier (frozen ``nn.Linear``)."""
+        if not self.has_classifier:
+            raise TeacherCacheError(
+                f'Teacher-output cache "{self.path}" holds no teacher '
+                "classifier ('teacher.classifier'): rebuild it with "
+                'tools/cache_teacher.py for this config.')
+        if self._classifier is None:
+            self._classifier = load_classifier(self.path)
+        return self._classifier.to(device)
+
+    def _where(self, samples: Sequence):
+        """The cache rows and dataset indices of a batch."""
         self.check_samples(samples)
         index = np.array([int(s.sample_idx) for s in samples])
         rows = self._variant_rows(samples) if self.variants else \
             self._epoch_rows(samples)
-        out = np.asarray(self.logits[rows, index], dtype=np.float32)
-        return torch.from_numpy(out).to(device)
+        return rows, index
 
     def _variant_rows(self, samples: Sequence) -> np.ndarray:
         keys = [variant_of(s) for s in samples]
