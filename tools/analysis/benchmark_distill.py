@@ -92,10 +92,12 @@ def build_steps(config: str, batch_size: int, size: int, cfg_options=None,
         return steps
 
     d_optim = build_optim_wrapper(distiller, cfg.optim_wrapper)
-    t_inputs = distiller.data_preprocessor(data, True)
-    t_inputs = t_inputs.get('teacher_inputs', t_inputs['inputs'])
+    prep = distiller.data_preprocessor(data, True)
+    # the samples too: a two-stage detector's RPN reads the image metas
+    t_inputs = (prep.get('teacher_inputs', prep['inputs']),
+                prep['data_samples'])
     steps['teacher'] = lambda: distiller.teacher(
-        lambda m, x: m(x, mode='tensor'), t_inputs)
+        lambda m, x, s: m(x, s, mode='tensor'), *t_inputs)
     steps['distill'] = lambda: distiller.train_step(data, d_optim)
     if cache_dir is not None:
         steps.update(cached_steps(cfg, distiller, data, cache_dir, t_inputs))
@@ -132,7 +134,8 @@ def cached_steps(cfg, distiller, data, cache_dir: str,
     def teacher_bf16():
         distiller.teacher.precision = 'bf16'
         try:
-            distiller.teacher(lambda m, x: m(x, mode='tensor'), t_inputs)
+            distiller.teacher(lambda m, x, s: m(x, s, mode='tensor'),
+                              *t_inputs)
         finally:
             distiller.teacher.precision = 'fp32'
 
