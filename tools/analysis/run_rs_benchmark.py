@@ -45,22 +45,19 @@ same augmented images, so the per-seed differences are paired on those
 too.
 """
 import argparse
-import contextlib
-import fcntl
-import glob
-import json
+import functools
 import os
 import os.path as osp
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from tools.analysis import bench_runs  # noqa: E402
 from tools.analysis import rs_benchmark_archive as archived  # noqa: E402
+from tools.analysis.bench_runs import (  # noqa: E402
+    data_options, paired, per_seed_diffs, reproduce_args, run_lock, summarise)
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'RSSCN7_256')
 ARCHIVE = 'docs/bench/rs_benchmark_runs.json'
 
@@ -144,21 +141,7 @@ PROTOCOL = dict(
 
 START = '<!-- run_rs_benchmark.py: start -->'
 END = '<!-- run_rs_benchmark.py: end -->'
-
-
-def log(msg: str) -> None:
-    print(f'[rs_benchmark {time.strftime("%H:%M:%S")}] {msg}', flush=True)
-
-
-def _last_checkpoint(work_dir: str) -> Optional[str]:
-    ckpts = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
-    return max(ckpts, key=lambda p: int(p.rsplit('_', 1)[1][:-4])) \
-        if ckpts else None
-
-
-def data_options(data_root: str) -> List[str]:
-    return [f'{split}_dataloader.dataset.data_root={data_root}'
-            for split in ('train', 'val', 'test')]
+log = functools.partial(bench_runs.log, tag='rs_benchmark')
 
 
 def cache_options(cache: Optional[dict], reads_cache: bool) -> List[str]:
@@ -209,10 +192,9 @@ def run_one(run: dict, seed: int, work_dir: str, epochs: int,
     ``result.json``; return the result. ``trained``: an existing checkpoint
     of this run's config and seed to test instead of training; ``extra``:
     more ``--cfg-options`` (the teacher cache's)."""
-    result_file = osp.join(work_dir, 'result.json')
-    if osp.isfile(result_file):
-        with open(result_file) as f:
-            return json.load(f)
+    finished = bench_runs.load_result(work_dir)
+    if finished is not None:
+        return finished
     os.makedirs(work_dir, exist_ok=True)
     options = [f'randomness.seed={seed}', f'train_cfg.max_epochs={epochs}',
                *data_options(data_root), *run.get('options', []),
@@ -220,125 +202,16 @@ def run_one(run: dict, seed: int, work_dir: str, epochs: int,
     if teacher_ckpt is not None:
         options.append(f'model.teacher_ckpt={teacher_ckpt}')
     final = trained or osp.join(work_dir, f'epoch_{epochs}.pth')
-    wall = _train(run, seed, work_dir, final, options, python)
-    metrics = _test(run, work_dir, final, options, python)
+    wall = bench_runs.train_run(run, seed, work_dir, final, options, python,
+                                'rs_benchmark')
+    metrics = bench_runs.evaluate_run(run, work_dir, final, options, python)
     result = dict(key=run['key'], seed=seed, config=run['config'],
                   options=run.get('options', []), extra=extra or [],
                   top1=metrics['accuracy/top1'],
                   top5=metrics['accuracy/top5'], wall_seconds=wall)
-    with open(result_file, 'w') as f:
-        json.dump(result, f, indent=2)
+    bench_runs.save_result(work_dir, result)
     log(f'{run["key"]} seed {seed}: top-1 {result["top1"]:.2f}')
     return result
-
-
-def _train(run: dict, seed: int, work_dir: str, final: str,
-           options: List[str], python: str) -> Optional[float]:
-    """``tools/train.py`` until ``final`` exists (resuming from the last
-    checkpoint); returns the wall seconds of all its sessions."""
-    wall_file = osp.join(work_dir, 'wall_seconds.json')
-    wall = None
-    if osp.isfile(wall_file):
-        with open(wall_file) as f:
-            wall = json.load(f)
-    if osp.isfile(final):
-        return wall
-    cmd = [python, 'tools/train.py', run['config'], '--work-dir', work_dir]
-    if _last_checkpoint(work_dir):
-        cmd.append('--resume')
-        log(f'resuming {run["key"]} seed {seed} from '
-            f'{_last_checkpoint(work_dir)}')
-    else:
-        log(f'training {run["key"]} seed {seed}')
-    cmd += ['--cfg-options', *options]
-    t0, wall = time.time(), wall or 0.0
-    with open(osp.join(work_dir, 'run.log'), 'a') as out:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
-                              stderr=subprocess.STDOUT)
-    wall += time.time() - t0
-    with open(wall_file, 'w') as f:
-        json.dump(wall, f)
-    if proc.returncode != 0 or not osp.isfile(final):
-        raise RuntimeError(
-            f'{run["key"]} seed {seed} failed (exit {proc.returncode}); '
-            f'see {osp.join(work_dir, "run.log")}. Run the script again '
-            'to resume it.')
-    return wall
-
-
-def _test(run: dict, work_dir: str, final: str, options: List[str],
-          python: str) -> Dict:
-    """``tools/test.py`` on ``final``; returns its metrics."""
-    metrics_file = osp.join(work_dir, 'test_metrics.json')
-    cmd = [python, 'tools/test.py', run['config'], final, '--work-dir',
-           osp.join(work_dir, 'test'), '--out', metrics_file, '--out-item',
-           'metrics', '--cfg-options', *options]
-    with open(osp.join(work_dir, 'test.log'), 'w') as out:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=out,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f'testing {final} failed; see '
-                           f'{osp.join(work_dir, "test.log")}')
-    with open(metrics_file) as f:
-        return json.load(f)
-
-
-def summarise(values: List[float]) -> str:
-    if not values:
-        return '-'
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
-
-
-#: two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
-        2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
-        2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052,
-        2.048, 2.045, 2.042)
-
-
-def t975(df: int) -> float:
-    """The 97.5 % quantile of Student's t (table up to 30 degrees of
-    freedom, Cornish-Fisher expansion beyond: error < 0.001)."""
-    if df < 1:
-        raise ValueError(f'df must be >= 1, got {df}')
-    if df <= len(T975):
-        return T975[df - 1]
-    z = 1.959964
-    return (z + (z**3 + z) / (4 * df)
-            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2))
-
-
-def per_seed_diffs(runs: List[dict], ref: Dict[int, float]) -> List[float]:
-    """Top-1 of each run minus ``ref``'s top-1 of the same seed."""
-    return [r['top1'] - ref[r['seed']] for r in runs if r['seed'] in ref]
-
-
-def paired(diffs: List[float]) -> str:
-    """Mean per-seed difference ± its std and the 95 % confidence interval
-    of the mean: ``+1.23 ± 0.40 [+0.24, +2.22]``."""
-    if not diffs:
-        return '-'
-    m = statistics.mean(diffs)
-    if len(diffs) == 1:
-        return f'{m:+.2f}'
-    sd = statistics.stdev(diffs)
-    h = t975(len(diffs) - 1) * sd / len(diffs) ** 0.5
-    return f'{m:+.2f} ± {sd:.2f} [{m - h:+.2f}, {m + h:+.2f}]'
-
-
-def reproduce_args(argv: List[str], seeds: List[int]) -> List[str]:
-    """The command-line arguments without ``--seeds``/``--methods`` (which
-    differ between copies sharing a work dir), with ``--seeds`` set to the
-    seeds of the report."""
-    out, skip = [], False
-    for a in argv:
-        if a.startswith('--'):
-            skip = a in ('--seeds', '--methods')
-        if not skip:
-            out.append(a)
-    return (['--seeds', *map(str, seeds)] if seeds else []) + out
 
 
 def write_report(protocol: dict, results: Dict[str, List[dict]],
@@ -352,7 +225,7 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
              *_reproduce(protocol, shown, seeds, argv)]
     text = '\n'.join(lines) + '\n'
     if path:
-        _write_section(path, text)
+        bench_runs.write_section(path, text, START, END)
     return text
 
 
@@ -361,8 +234,7 @@ def _header(name: str, results: Dict[str, List[dict]],
     return (
         f'## Accuracy on real data: {name}\n\n'
         'Written by `tools/analysis/run_rs_benchmark.py` (the protocol is in '
-        f'its docstring); machine: {_cpu_name()}, {os.cpu_count()} cores, '
-        f'no GPU, Python {platform.python_version()}. Seeds finished: '
+        f'its docstring); machine: {bench_runs.machine()}. Seeds finished: '
         f'{", ".join(map(str, seeds)) or "none"} (per method: the "seeds" '
         'column); mean ± sample standard deviation over them. The test set '
         'is the same 560 images in every run (1 image = 0.18 points). '
@@ -385,8 +257,7 @@ def _table(runs: List[dict], results: Dict[str, List[dict]]) -> List[str]:
             if run['key'] not in ('alone', 'teacher') else []
         vs_kd = per_seed_diffs(rs, kd) \
             if run['key'] not in ('alone', 'teacher', 'kd') else []
-        walls = [r['wall_seconds'] for r in rs if r['wall_seconds']]
-        wall = f'{statistics.mean(walls) / 60:.1f}' if walls else '-'
+        wall = bench_runs.wall_minutes(rs)
         lines.append(
             f'| {run["label"]} | {len(rs)} | {summarise(top1)} | '
             f'{summarise([r["top5"] for r in rs])} | {paired(vs_alone)} | '
@@ -441,68 +312,11 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
             'seed see the same augmented images.')
 
 
-def _write_section(path: str, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (between the markers),
-    keeping whatever else the file holds; a new file gets a title."""
-    section = f'{START}\n{text}{END}\n'
-    old = ''
-    if osp.isfile(path):
-        with open(path) as f:
-            old = f.read()
-    if START in old and END in old:
-        new = old[:old.index(START)] + section + \
-            old[old.index(END) + len(END):].lstrip('\n')
-    else:
-        new = (old.rstrip('\n') + '\n\n' if old else '# Benchmarks\n\n') \
-            + section
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(new)
-
-
-def _cpu_name() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
     """Every finished run of the protocol in ``work_dir`` (all seeds)."""
-    results: Dict[str, List[dict]] = {}
-    for run in [protocol['teacher']] + protocol['students']:
-        paths = glob.glob(osp.join(work_dir, f'{run["key"]}_s*',
-                                   'result.json'))
-        for path in paths:
-            seed = osp.basename(osp.dirname(path))[len(run['key']) + 2:]
-            if not seed.isdigit():  # e.g. a copied kd_s0_old
-                continue
-            with open(path) as f:
-                results.setdefault(run['key'], []).append(json.load(f))
-        if run['key'] in results:
-            results[run['key']].sort(key=lambda r: r['seed'])
-    return results
-
-
-@contextlib.contextmanager
-def run_lock(work_dir: str, name: str, wait: bool):
-    """An exclusive lock on run ``name`` of ``work_dir``; yields whether it
-    was acquired (``wait=False`` gives up at once if another process holds
-    it). Released when the block ends or the process dies."""
-    with open(osp.join(work_dir, f'.{name}.lock'), 'w') as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return bench_runs.collect_runs(
+        work_dir, [run['key'] for run in
+                   [protocol['teacher']] + protocol['students']])
 
 
 def _report(protocol, work_dir, report, argv) -> Tuple[Dict, str]:
@@ -625,14 +439,10 @@ def _restore(archive: Optional[str], teacher_ckpt: str, protocol: dict,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Multi-seed RSSCN7 accuracy benchmark (resumable).')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--methods', nargs='+',
-                        choices=[s['key'] for s in PROTOCOL['students']],
-                        help='only these students (default: all)')
-    parser.add_argument('--work-dir', default='work_dirs/rs_benchmark')
-    parser.add_argument('--report', default='docs/benchmarks.md')
-    parser.add_argument('--data-root', default=DATA_ROOT)
-    parser.add_argument('--python', default=sys.executable)
+    bench_runs.add_common_arguments(
+        parser, [s['key'] for s in PROTOCOL['students']],
+        'only these students (default: all)', 'work_dirs/rs_benchmark',
+        DATA_ROOT)
     parser.add_argument('--teacher-ckpt',
                         help='a teacher already trained with the protocol '
                         "(the teacher config, seed 0): test it instead of "
@@ -647,8 +457,6 @@ def parse_args(argv=None):
                         'its teacher\'s weight fingerprint; a later call '
                         'with the same teacher weights restores them ("" to '
                         'switch off)')
-    parser.add_argument('--report-only', action='store_true',
-                        help='rewrite the report from finished runs only')
     return parser.parse_args(argv)
 
 

@@ -1,0 +1,448 @@
+# Copyright (c) mmrskd authors.
+"""The real-data detection benchmark: Airbus aircraft at CPU scale, three
+detector families, several seeds.
+
+    python tools/analysis/run_det_benchmark.py --seeds 0 1 2   # run / resume
+    nohup python tools/analysis/run_det_benchmark.py > det_bench.log 2>&1 &
+    python tools/analysis/run_det_benchmark.py --methods fcos_alone fcos_dynkd
+    python tools/analysis/run_det_benchmark.py --report-only
+
+Data: ``--data-root`` is the Airbus Aircraft Detection sample set as it
+ships (``annotations.csv``, ``train/``, ``valid/``). It is converted once
+into ``<work dir>/data/airbus_256`` with the commands of
+``configs/_base_/datasets/airbus_det.py`` (``airbus_to_dota.py``, then
+``dota_split.py`` of train and valid: Pleiades 50 cm images halved, 256 px
+patches, training patches without aircraft dropped), and every run reads it
+(``{train,val,test}_dataloader.dataset.data_root``).
+
+Protocol (``PROTOCOL`` below), for each family - RetinaNet, Faster R-CNN,
+FCOS: the teacher ``configs/airbus/<family>_r50_fpn_airbus.py`` (R50-FPN,
+trained once, seed 0), the student ``<family>_r18_fpn_airbus.py`` (R18-FPN)
+alone and with dynamic KD (``dynkd_<family>_r50_r18_airbus.py``); for
+RetinaNet also the feature baselines FGD, PKD, CWD and MGD
+(``{fgd,pkd,cwd,mgd}_retinanet_r50_r18_airbus.py``). The configs' schedule:
+3 epochs of batch 8 from scratch, lr 0.01 with warm-up and cosine. Every
+student runs with every seed of ``--seeds`` (the training seed); a
+distiller reads its family's teacher,
+``<work dir>/<family>_teacher_s0/epoch_<max_epochs>.pth``. ``--methods``
+picks runs by key (``retinanet_alone``, ``retinanet_dynkd``,
+``retinanet_fgd``, ..., ``fcos_dynkd``); the teacher of a family with a
+picked run is always trained.
+
+Every run is a plain ``tools/train.py`` process with its own work dir
+``<work dir>/<key>_s<seed>`` (``--cfg-options randomness.seed=S``), then
+``tools/test.py`` on its final checkpoint; ``result.json`` holds the test
+metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
+run is skipped later. A run takes 40-80 min on a 2-core CPU, so besides the
+epoch checkpoints an iteration checkpoint is written every 50 iterations
+(the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
+epoch: a killed run loses at most 50 iterations. After each run the report
+(``--report``, by default ``docs/benchmarks.md``, a section after the
+Airbus table) is rewritten with mean and std over the finished seeds and
+the paired per-seed differences to the student alone. Several copies may
+share one work dir to use several cores (``OMP_NUM_THREADS=1``, one copy
+per core): each run is locked while it trains and the other copies skip it
+(a distiller whose teacher another copy trains waits for it, doing other
+runs first).
+"""
+import argparse
+import functools
+import glob
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+from typing import Dict, List, Optional, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+from tools.analysis import bench_runs  # noqa: E402
+from tools.analysis.bench_runs import (data_options, paired,  # noqa: E402
+                                       per_seed_diffs, reproduce_args,
+                                       run_lock, summarise)
+
+DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'airbus_aircraft')
+TAG = 'det_benchmark'
+START = '<!-- run_det_benchmark.py: start -->'
+END = '<!-- run_det_benchmark.py: end -->'
+#: the report goes at the end of this section of ``--report``
+AFTER = '## Detection on real data: Airbus aircraft'
+#: the marker written once the converted data set is complete
+PREPARED = '.prepared'
+
+#: an iteration checkpoint every 50 iterations (the two newest kept) beside
+#: the epoch ones, and a loop that resumes from it within the epoch
+CHECKPOINT_OPTIONS = [
+    'train_cfg.type=ResumableEpochBasedTrainLoop',
+    'default_hooks.iter_checkpoint.type=CheckpointHook',
+    'default_hooks.iter_checkpoint.by_epoch=False',
+    'default_hooks.iter_checkpoint.interval=50',
+    'default_hooks.iter_checkpoint.max_keep_ckpts=2',
+    'default_hooks.iter_checkpoint.save_last=False',
+]
+#: result.json key -> test metric (mmdet's VOCMetric and CocoMetric, 0-1);
+#: results are stored in %
+METRICS = dict(map50='pascal_voc/mAP', ap='coco/bbox_mAP',
+               ap50='coco/bbox_mAP_50', ap75='coco/bbox_mAP_75')
+
+log = functools.partial(bench_runs.log, tag=TAG)
+
+
+def _family(name: str, label: str,
+            baselines: Tuple[Tuple[str, str], ...] = ()) -> dict:
+    """A detector family's runs: teacher, student alone, distillers."""
+    return dict(
+        name=name, label=label,
+        teacher=dict(key=f'{name}_teacher', label='teacher R50-FPN',
+                     config=f'configs/airbus/{name}_r50_fpn_airbus.py'),
+        students=[
+            dict(key=f'{name}_alone', label='student R18-FPN alone',
+                 config=f'configs/airbus/{name}_r18_fpn_airbus.py'),
+            dict(key=f'{name}_dynkd', label='dynamic KD (GD + ISD + TSA)',
+                 config=f'configs/airbus/dynkd_{name}_r50_r18_airbus.py',
+                 distiller=True),
+            *[dict(key=f'{name}_{method}', label=method_label,
+                   config=f'configs/airbus/{method}_{name}_r50_r18_airbus.py',
+                   distiller=True)
+              for method, method_label in baselines]])
+
+
+PROTOCOL = dict(
+    name='Airbus aircraft, 256 px patches, R50-FPN -> R18-FPN',
+    families=[
+        _family('retinanet', 'RetinaNet',
+                (('fgd', 'FGD'), ('pkd', 'PKD'), ('cwd', 'CWD'),
+                 ('mgd', 'MGD'))),
+        _family('faster-rcnn', 'Faster R-CNN'),
+        _family('fcos', 'FCOS'),
+    ])
+
+
+def all_runs(protocol: dict) -> List[dict]:
+    """Every run of the protocol, teachers included."""
+    return [run for family in protocol['families']
+            for run in [family['teacher']] + family['students']]
+
+
+@functools.lru_cache(maxsize=None)
+def max_epochs(config: str) -> int:
+    """``train_cfg.max_epochs`` of ``config`` (relative to the repo)."""
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, config)).train_cfg.max_epochs
+
+
+def teacher_checkpoint(work_dir: str, family: dict) -> str:
+    """The final checkpoint of ``family``'s teacher (seed 0)."""
+    teacher = family['teacher']
+    return osp.join(work_dir, f'{teacher["key"]}_s0',
+                    f'epoch_{max_epochs(teacher["config"])}.pth')
+
+
+def prepare_commands(src: str, data_dir: str,
+                     python: str) -> List[List[str]]:
+    """The commands of ``configs/_base_/datasets/airbus_det.py`` that turn
+    the sample set ``src`` into 256 px patches under ``<data_dir>/
+    airbus_256`` (through ``<data_dir>/airbus_dota``, the DOTA layout)."""
+    dota = osp.join(data_dir, 'airbus_dota')
+    out = osp.join(data_dir, 'airbus_256')
+    split = [python, 'tools/dataset_converters/dota_split.py']
+    patches = ['--size', '256', '--gap', '0', '--rates', '0.5']
+    return [
+        [python, 'tools/dataset_converters/airbus_to_dota.py', src, dota],
+        [*split, osp.join(dota, 'train'), osp.join(out, 'train'), *patches,
+         '--skip-empty'],
+        [*split, osp.join(dota, 'valid'), osp.join(out, 'val'), *patches],
+    ]
+
+
+def prepare_data(src: str, work_dir: str, python: str) -> str:
+    """Convert the sample set ``src`` once into ``<work_dir>/data/
+    airbus_256`` (kept when its marker says it is complete, redone from
+    scratch otherwise); return that directory."""
+    data_dir = osp.join(work_dir, 'data')
+    out = osp.join(data_dir, 'airbus_256')
+    os.makedirs(data_dir, exist_ok=True)
+    with run_lock(work_dir, 'data', wait=True):
+        if osp.isfile(osp.join(out, PREPARED)):
+            return out
+        if not osp.isfile(osp.join(src, 'annotations.csv')):
+            raise FileNotFoundError(
+                f'Airbus aircraft not found at "{src}" (expected the sample '
+                'set as it ships: annotations.csv, train/, valid/). Pass '
+                '--data-root.')
+        log(f'converting {src} into {out}')
+        for stale in (out, osp.join(data_dir, 'airbus_dota')):
+            shutil.rmtree(stale, ignore_errors=True)
+        with open(osp.join(data_dir, 'prepare.log'), 'a') as f:
+            for cmd in prepare_commands(src, data_dir, python):
+                if subprocess.run(cmd, cwd=ROOT, stdout=f,
+                                  stderr=subprocess.STDOUT).returncode:
+                    raise RuntimeError(
+                        f'preparing the data failed: {" ".join(cmd)}; see '
+                        f'{osp.join(data_dir, "prepare.log")}')
+        with open(osp.join(out, PREPARED), 'w') as f:
+            f.write(f'{src}\n')
+    return out
+
+
+def run_options(run: dict, seed: int, data_root: str,
+                teacher_ckpt: Optional[str]) -> List[str]:
+    """The ``--cfg-options`` of ``run`` with ``seed`` (``teacher_ckpt``:
+    the distiller's teacher)."""
+    options = [f'randomness.seed={seed}', *data_options(data_root),
+               *CHECKPOINT_OPTIONS, *run.get('options', [])]
+    if teacher_ckpt is not None:
+        options.append(f'model.teacher_ckpt={teacher_ckpt}')
+    return options
+
+
+def resume_point(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` continues from: the one mmengine's
+    ``last_checkpoint`` file names (an epoch or an iteration checkpoint)."""
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        ckpt = f.read().strip()
+    return ckpt if osp.isfile(ckpt) else None
+
+
+def run_one(run: dict, seed: int, work_dir: str, data_root: str,
+            python: str, teacher_ckpt: Optional[str] = None) -> Dict:
+    """Train (or resume) one run, test its final checkpoint, and write
+    ``result.json``; return the result."""
+    finished = bench_runs.load_result(work_dir)
+    if finished is not None:
+        return finished
+    os.makedirs(work_dir, exist_ok=True)
+    options = run_options(run, seed, data_root, teacher_ckpt)
+    final = osp.join(work_dir, f'epoch_{max_epochs(run["config"])}.pth')
+    wall = bench_runs.train_run(run, seed, work_dir, final, options, python,
+                                TAG, resume_point)
+    metrics = bench_runs.evaluate_run(run, work_dir, final, options, python)
+    result = dict(key=run['key'], seed=seed, config=run['config'],
+                  options=run.get('options', []),
+                  **{k: 100 * metrics[m] for k, m in METRICS.items()},
+                  metrics=metrics, wall_seconds=wall)
+    bench_runs.save_result(work_dir, result)
+    for ckpt in glob.glob(osp.join(work_dir, 'iter_*.pth')):
+        os.remove(ckpt)  # a finished run needs only its epoch checkpoints
+    log(f'{run["key"]} seed {seed}: mAP@0.5 {result["map50"]:.2f}')
+    return result
+
+
+def plan(protocol: dict, seeds: List[int],
+         methods: Optional[List[str]] = None) -> List[Tuple[int, dict, dict]]:
+    """The ``(seed, run, family)`` jobs in order: seed by seed, family by
+    family, the family's teacher (seed 0, with the first seed) before its
+    students; only the runs of ``methods`` (and their families' teachers)
+    when given."""
+    jobs = []
+    for i, seed in enumerate(seeds):
+        for family in protocol['families']:
+            runs = [run for run in [family['teacher']] + family['students']
+                    if methods is None or run['key'] in methods]
+            if runs and i == 0:
+                jobs.append((0, family['teacher'], family))
+            jobs += [(seed, run, family) for run in runs
+                     if run is not family['teacher']]
+    return jobs
+
+
+def _attempt(job: Tuple[int, dict, dict], work_dir: str, data_root: str,
+             python: str) -> str:
+    """Run ``job`` unless another copy holds it ('busy') or it is a
+    distiller whose teacher is unfinished ('blocked'); 'done' otherwise."""
+    seed, run, family = job
+    teacher_ckpt = None
+    if run.get('distiller'):
+        teacher = family['teacher']
+        if bench_runs.load_result(
+                osp.join(work_dir, f'{teacher["key"]}_s0')) is None:
+            return 'blocked'
+        teacher_ckpt = teacher_checkpoint(work_dir, family)
+    name = f'{run["key"]}_s{seed}'
+    with run_lock(work_dir, name, wait=False) as mine:
+        if not mine:
+            log(f'{run["key"]} seed {seed} is being run by another copy; '
+                'skipped')
+            return 'busy'
+        run_one(run, seed, osp.join(work_dir, name), data_root, python,
+                teacher_ckpt)
+    return 'done'
+
+
+def _wait_for_teacher(family: dict, work_dir: str, data_root: str,
+                      python: str) -> None:
+    """Wait until no other copy trains ``family``'s teacher; train it
+    (resume it) if that copy stopped before finishing it."""
+    teacher = family['teacher']
+    name = f'{teacher["key"]}_s0'
+    log(f'waiting for {teacher["key"]} (trained by another copy)')
+    with run_lock(work_dir, name, wait=True):
+        run_one(teacher, 0, osp.join(work_dir, name), data_root, python)
+
+
+def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
+                  report: str, data_root: str, python: str,
+                  methods: Optional[List[str]] = None,
+                  argv: Optional[List[str]] = None) -> Dict:
+    """Prepare the data once, then run (or resume) every job of
+    :func:`plan`, rewriting the report after each; returns the results."""
+    work_dir = osp.abspath(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    argv = argv or []
+    data = prepare_data(osp.abspath(data_root), work_dir, python)
+    pending = plan(protocol, seeds, methods)
+    while pending:
+        blocked = []
+        for job in pending:
+            status = _attempt(job, work_dir, data, python)
+            if status == 'blocked':
+                blocked.append(job)
+            elif status == 'done':
+                _report(protocol, work_dir, report, argv)
+        if blocked and len(blocked) == len(pending):
+            _wait_for_teacher(blocked[0][2], work_dir, data, python)
+        pending = blocked
+    return _report(protocol, work_dir, report, argv)[0]
+
+
+def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
+    """Every finished run of the protocol in ``work_dir`` (all seeds)."""
+    return bench_runs.collect_runs(
+        work_dir, [run['key'] for run in all_runs(protocol)])
+
+
+def _teachers(protocol: dict) -> List[dict]:
+    return [family['teacher'] for family in protocol['families']]
+
+
+def finished_seeds(protocol: dict,
+                   results: Dict[str, List[dict]]) -> List[int]:
+    """The seeds of the finished student runs."""
+    teachers = {run['key'] for run in _teachers(protocol)}
+    return sorted({r['seed'] for k, rs in results.items()
+                   if k not in teachers for r in rs})
+
+
+def _report(protocol, work_dir, report, argv) -> Tuple[Dict, str]:
+    """Collect every finished run and rewrite the report (one writer at a
+    time when several copies share the work dir)."""
+    with run_lock(work_dir, 'report', wait=True):
+        results = collect(protocol, work_dir)
+        text = write_report(protocol, results,
+                            finished_seeds(protocol, results), report, argv)
+    return results, text
+
+
+def write_report(protocol: dict, results: Dict[str, List[dict]],
+                 seeds: List[int], path: str, argv: List[str]) -> str:
+    """Markdown with one table per family (the runs that finished), the
+    command and the configs; written into ``path``'s section when given."""
+    lines = [_header(protocol['name'], seeds), '']
+    for family in protocol['families']:
+        shown = [run for run in [family['teacher']] + family['students']
+                 if results.get(run['key'])]
+        if shown:
+            lines += [f'#### {family["label"]}', '',
+                      *_table(family, shown, results), '']
+    lines += _reproduce(protocol, results, seeds, argv)
+    text = '\n'.join(lines) + '\n'
+    if path:
+        bench_runs.write_section(path, text, START, END, AFTER)
+    return text
+
+
+def _header(name: str, seeds: List[int]) -> str:
+    return (
+        f'### {name}, several seeds\n\n'
+        'Written by `tools/analysis/run_det_benchmark.py` (the protocol is '
+        f'in its docstring); machine: {bench_runs.machine()}. Seeds '
+        f'finished: {", ".join(map(str, seeds)) or "none"} (per model: the '
+        '"seeds" column; teachers: seed 0 only); mean ± sample standard '
+        'deviation over them, every run tested on the same validation '
+        'patches. mAP@0.5 is mmdet\'s VOCMetric (area), COCO AP and AP75 '
+        'its CocoMetric (bbox), in %. "vs alone" is the per-seed difference '
+        'in mAP@0.5 to the same family\'s student alone (same seed): mean ± '
+        "std [95 % confidence interval of the mean, Student's t]; an "
+        'interval that excludes 0 is a significant difference.')
+
+
+def _table(family: dict, runs: List[dict],
+           results: Dict[str, List[dict]]) -> List[str]:
+    alone = {r['seed']: r['map50']
+             for r in results.get(family['students'][0]['key'], [])}
+    lines = ['| model | config | seeds | mAP@0.5 | COCO AP | AP75 | '
+             'vs alone | per-seed mAP@0.5 | wall min/run |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for run in runs:
+        rs = results[run['key']]
+        map50 = [r['map50'] for r in rs]
+        diffs = per_seed_diffs(rs, alone, 'map50') \
+            if run.get('distiller') else []
+        lines.append(
+            f'| {run["label"]} | {osp.basename(run["config"])} | {len(rs)} | '
+            f'{summarise(map50)} | {summarise([r["ap"] for r in rs])} | '
+            f'{summarise([r["ap75"] for r in rs])} | {paired(diffs)} | '
+            f'{", ".join(f"{v:.2f}" for v in map50)} | '
+            f'{bench_runs.wall_minutes(rs)} |')
+    return lines
+
+
+def _reproduce(protocol: dict, results: Dict[str, List[dict]],
+               seeds: List[int], argv: List[str]) -> List[str]:
+    runs = all_runs(protocol)
+    shown = [r['key'] for r in runs if results.get(r['key'])]
+    students = [r['key'] for r in runs
+                if r['key'] in shown and r not in _teachers(protocol)]
+    methods = ['--methods', *students] \
+        if students and len(shown) < len(runs) else []
+    lines = [
+        'Reproduce (resumable; safe to leave running in the background; to '
+        'use several cores, start it once per core with '
+        '`OMP_NUM_THREADS=1`):', '', '```bash',
+        'python tools/analysis/run_det_benchmark.py '
+        + ' '.join(reproduce_args(argv, seeds) + methods), '```', '',
+        'Each run is `tools/train.py CONFIG --cfg-options randomness.seed=S` '
+        '(plus the converted data root and the iteration checkpoints), then '
+        '`tools/test.py` on its final checkpoint; a distiller reads '
+        '`model.teacher_ckpt=<work dir>/<family>_teacher_s0/'
+        'epoch_<max_epochs>.pth`. Configs:', '']
+    for family in protocol['families']:
+        done = [r for r in [family['teacher']] + family['students']
+                if results.get(r['key'])]
+        if done:
+            lines.append(f'- {family["label"]}: ' + ', '.join(
+                f'{r["label"]} `{r["config"]}`' for r in done))
+    return lines
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Multi-seed Airbus aircraft detection benchmark '
+        '(resumable).')
+    bench_runs.add_common_arguments(
+        parser, [r['key'] for r in all_runs(PROTOCOL)],
+        "only these runs (and their families' teachers; default: all)",
+        'work_dirs/det_benchmark', DATA_ROOT,
+        'the Airbus Aircraft Detection sample set (annotations.csv, '
+        'train/, valid/)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    shown = [a for a in argv if a != '--report-only']
+    if args.report_only:
+        os.makedirs(args.work_dir, exist_ok=True)  # for the report lock
+        print(_report(PROTOCOL, args.work_dir, args.report, shown)[1])
+        return
+    run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
+                  args.data_root, args.python, args.methods, shown)
+
+
+if __name__ == '__main__':
+    main()
