@@ -282,6 +282,8 @@ def test_feature_methods_read_the_feature_cache(tmp_path, monkeypatch):
     feature_cmd = calls[-1]
     assert feature_cmd[feature_cmd.index('--out') + 1] == \
         osp.join(wd, 'teacher_cache_features')
+    assert feature_cmd[feature_cmd.index('--dtype') + 1] == 'fp32'
+    assert calls[0][calls[0].index('--dtype') + 1] == 'fp16'
     start = feature_cmd.index('--sources') + 1
     assert feature_cmd[start:start + 6] == list(protocol['feature_sources'])
     seed = 'train_dataloader.sampler.augment_seed=0'
