@@ -74,19 +74,19 @@ def test_tool_weight_scales_only_its_term(demo_scenes, teacher_ckpt,
 
     base = _run(tmp_path, demo_scenes, teacher_ckpt, str(ckpt))
     printed = capsys.readouterr().out
-    assert '| loss_kd |' in printed and '/ loss' in printed
-    assert base['loss']['grad_norm'] > 0 and base['loss_kd']['grad_norm'] > 0
-    # total = loss + loss_kd: its gradient norm obeys the triangle
+    assert '| loss_kd |' in printed and '/ loss_cls' in printed
+    assert base['loss_cls']['grad_norm'] > 0 and base['loss_kd']['grad_norm'] > 0
+    # total = loss_cls + loss_kd: its gradient norm obeys the triangle
     # inequality (per batch, hence for the means over the batches)
-    lo = abs(base['loss']['grad_norm'] - base['loss_kd']['grad_norm'])
-    hi = base['loss']['grad_norm'] + base['loss_kd']['grad_norm']
+    lo = abs(base['loss_cls']['grad_norm'] - base['loss_kd']['grad_norm'])
+    hi = base['loss_cls']['grad_norm'] + base['loss_kd']['grad_norm']
     assert lo * (1 - 1e-6) <= base['total']['grad_norm'] <= hi * (1 + 1e-6)
     # same batches (fixed seed, augmentation included): a 3x weight gives
     # exactly 3x the KD gradient and leaves the cross-entropy untouched
     tripled = _run(tmp_path, demo_scenes, teacher_ckpt, str(ckpt),
                    'model.distill_losses.loss_kd.loss_weight=3.0')
-    assert tripled['loss']['grad_norm'] == pytest.approx(
-        base['loss']['grad_norm'], rel=1e-5)
+    assert tripled['loss_cls']['grad_norm'] == pytest.approx(
+        base['loss_cls']['grad_norm'], rel=1e-5)
     assert tripled['loss_kd']['grad_norm'] == pytest.approx(
         3 * base['loss_kd']['grad_norm'], rel=1e-5)
     assert tripled['loss_kd']['loss'] == pytest.approx(
@@ -157,9 +157,9 @@ def test_tool_errors(demo_scenes, teacher_ckpt, tmp_path):
     init_default_scope('mmpretrain')
     ckpt = tmp_path / 'kd.pth'
     torch.save({'state_dict': build_config_model(cfg).state_dict()}, ckpt)
-    with pytest.raises(SystemExit, match="'loss_cls' is not a loss term"):
+    with pytest.raises(SystemExit, match="'loss_bbox' is not a loss term"):
         tool.main(['configs/demo/kd_r34_r18_demo.py', str(ckpt),
                    '--teacher-ckpt', teacher_ckpt, '--batches', '1',
-                   '--reference', 'loss_cls',
+                   '--reference', 'loss_bbox',
                    '--cfg-options',
                    f'train_dataloader.dataset.data_root={demo_scenes}'])

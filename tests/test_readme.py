@@ -42,5 +42,5 @@ def test_add_your_own_loss_example(tmp_path):
                 for _ in range(2)],
         data_samples=[DataSample().set_gt_label(i) for i in (0, 1)]), True)
     losses = model(**data, mode='loss')
-    assert set(losses) == {'loss', 'loss_kd', 'loss_cos'}
+    assert set(losses) == {'loss_cls', 'loss_kd', 'loss_cos'}
     assert 0 <= losses['loss_cos'].item() <= 2

@@ -61,7 +61,7 @@ def test_loss_keys_and_student_only_trainable(teacher_ckpt):
         loss_kd=dict(type='KDLoss'), loss_isdm=dict(type='ISDMLoss')))
     data = model.data_preprocessor(batch(), True)
     losses = model(**data, mode='loss')
-    assert set(losses) == {'loss', 'loss_kd', 'loss_isdm'}
+    assert set(losses) == {'loss_cls', 'loss_kd', 'loss_isdm'}
     assert all(torch.isfinite(v) for v in losses.values())
     names = [n for n, _ in model.named_parameters()]
     assert all(n.startswith(('student.', 'distill_losses.')) for n in names)
@@ -327,13 +327,13 @@ def test_two_views_feed_logit_losses_and_sum_the_cross_entropy(teacher_ckpt):
     assert torch.allclose(zs_s, ref_s, atol=1e-5)
     assert torch.allclose(zt_s, ref_t, atol=1e-5)
     assert not torch.allclose(zs_w, zs_s)
-    assert losses['loss'].item() == pytest.approx(ce.item(), rel=1e-5)
+    assert losses['loss_cls'].item() == pytest.approx(ce.item(), rel=1e-5)
     stacked = dict(inputs=[torch.stack(weak['inputs']),
                            torch.stack(strong['inputs'])],
                    data_samples=samples)
     again = model(**model.data_preprocessor(stacked, True), mode='loss')
-    assert again['loss'].item() == pytest.approx(losses['loss'].item(),
-                                                 rel=1e-5)
+    assert again['loss_cls'].item() == pytest.approx(
+        losses['loss_cls'].item(), rel=1e-5)
     # feature sources, or view sources without views, are refused
     with pytest.raises(ValueError, match='multi-view training'):
         distiller(teacher_ckpt, dict(loss_f=dict(

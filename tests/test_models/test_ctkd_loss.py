@@ -297,4 +297,4 @@ def test_distiller_logs_the_learned_temperature():
     total, log_vars = model.parse_losses(losses)
     assert log_vars['ctkd_temperature'] == pytest.approx(4.0)
     assert total.item() == pytest.approx(
-        (losses['loss'] + losses['loss_ctkd']).item())
+        (losses['loss_cls'] + losses['loss_ctkd']).item())

@@ -27,7 +27,7 @@ def test_dft_config_loss_step_and_histogram():
                 data_samples=[DataSample().set_gt_label(i) for i in (0, 6)])
     data = model.data_preprocessor(data, True)
     losses = model(**data, mode='loss')
-    assert set(losses) == {'loss', 'loss_kd', 'loss_flip'}
+    assert set(losses) == {'loss_cls', 'loss_kd', 'loss_flip'}
     sum(losses.values()).backward()
     flip = model.distill_losses['loss_flip']
     assert flip.connector[0].weight.grad is not None

@@ -12,8 +12,9 @@ For each loss term (every key with ``loss`` in its name, as mmengine sums
 them) over ``--batches`` batches of the training loader (its augmentation
 included, fixed seed), prints the mean loss, the mean L2 norm of its
 gradient over the student's parameters, and the ratio of that norm to the
-``--reference`` term's (default ``loss``, mmpretrain's cross-entropy; for
-mmdet e.g. ``loss_cls``). Nothing is updated. A distillation term whose
+``--reference`` term's (default: the classifier's cross-entropy, ``loss_cls``
+in a distiller, ``loss`` in a plain mmpretrain model; for mmdet e.g.
+``loss_cls`` too). Nothing is updated. A distillation term whose
 gradient is many times the task loss's means the student spends its capacity
 on copying the teacher.
 """
@@ -40,8 +41,9 @@ def parse_args(argv=None):
     parser.add_argument('--teacher-ckpt',
                         help="override the distiller config's teacher_ckpt")
     parser.add_argument('--batches', type=int, default=10)
-    parser.add_argument('--reference', default='loss',
-                        help='the term the others are compared with')
+    parser.add_argument('--reference',
+                        help='the term the others are compared with '
+                        '(default: loss_cls, or loss if there is none)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', help='also write the numbers here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -62,6 +64,8 @@ def main(argv=None):
     loader.update(num_workers=0, persistent_workers=False)
     dataloader = Runner.build_dataloader(loader, seed=args.seed)
     result = loss_balance(model, itertools.islice(dataloader, args.batches))
+    args.reference = args.reference or (
+        'loss_cls' if 'loss_cls' in result else 'loss')
     if args.reference not in result:
         raise SystemExit(f'--reference {args.reference!r} is not a loss term '
                          f'of this model: {sorted(result)}.')

@@ -31,6 +31,14 @@ def sample_indices(data_samples: List[DataSample], device=None) -> Tensor:
                         dtype=torch.long, device=device)
 
 
+def student_losses(head, logits: Tensor, data_samples) -> Dict[str, Tensor]:
+    """The student head's own losses, its cross-entropy as ``loss_cls``:
+    mmpretrain names it ``loss``, the key under which mmengine logs the
+    total, so a distiller's log would show the cross-entropy as the total."""
+    return {('loss_cls' if k == 'loss' else k): v
+            for k, v in cls_head_loss(head, logits, data_samples).items()}
+
+
 def classifier_of(model, owner: str):
     """The linear classifier of an mmpretrain classifier's head
     (``head.fc``): maps (..., C_feat) to (..., num_classes)."""
@@ -48,7 +56,8 @@ class ClsDistiller(BaseDistiller):
     """Distil a frozen teacher classifier into a student ``ImageClassifier``.
 
     ``mode='loss'`` returns the student's own loss (its head's
-    cross-entropy) plus one entry per distillation loss; ``predict`` and
+    cross-entropy, ``loss_cls``) plus one entry per distillation loss
+    (mmengine logs their sum as ``loss``); ``predict`` and
     ``tensor`` run the student alone, so validation and ``tools/test.py``
     measure the student and never touch the teacher. Checkpoints hold the
     student (``student.*``) and the losses' trainable parts
@@ -150,7 +159,7 @@ class ClsDistiller(BaseDistiller):
                                          teacher_inputs)
         student = self.student
         logits = student.head(student.extract_feat(inputs))
-        losses = cls_head_loss(student.head, logits, data_samples)
+        losses = student_losses(student.head, logits, data_samples)
         cached = {}
         if self.teacher_cache is not None:
             t_logits = self.teacher_cache.lookup(data_samples, logits.device)
@@ -179,8 +188,8 @@ class ClsDistiller(BaseDistiller):
         losses: Dict[str, Tensor] = {}
         for v, (x, t_x) in enumerate(zip(views, t_views)):
             logits = student.head(student.extract_feat(x))
-            for k, val in cls_head_loss(student.head, logits,
-                                        data_samples).items():
+            for k, val in student_losses(student.head, logits,
+                                         data_samples).items():
                 losses[k] = losses[k] + val if k in losses else val
             suffix = f'.view{v}' if v else ''
             sources['student.logits' + suffix] = logits
