@@ -290,7 +290,7 @@ def test_distillation_losses_hold_the_methods_values(name):
 @pytest.mark.parametrize('name', DISTILL_CONFIGS)
 def test_student_cross_entropy_weight_is_one(name):
     # docs/methods.md, "ISDM": "the student's CE from its head, weight 1";
-    # "Distiller": mode='loss' returns "loss (student CE)" unweighted.
+    # "Distiller": mode='loss' returns "loss_cls (student CE ...)" unweighted.
     head = load(name).model.student.head
     assert head.loss.type == 'CrossEntropyLoss'
     assert head.loss.get('loss_weight', 1.0) == 1.0
