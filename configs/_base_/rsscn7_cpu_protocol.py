@@ -15,4 +15,4 @@ student_w8 = dict(
     backbone=dict(stem_channels=8, base_channels=8),
     head=dict(in_channels=64, num_classes={{_base_.num_classes}}))
 teacher_cfg = '{{fileDirname}}/../rsscn7_cpu/resnet34_rsscn7_cpu.py'
-teacher_ckpt = 'work_dirs/resnet34_rsscn7_cpu/epoch_60.pth'
+teacher_ckpt = 'work_dirs/resnet34_rsscn7_cpu/epoch_100.pth'

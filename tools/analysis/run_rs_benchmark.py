@@ -67,7 +67,7 @@ PROTOCOL = dict(
     name='RSSCN7, 64 px, 30 epochs, ResNet-34 -> 1/8-width ResNet-18',
     teacher=dict(key='teacher', label='teacher ResNet-34',
                  config='configs/rsscn7_cpu/resnet34_rsscn7_cpu.py',
-                 epochs=60),
+                 epochs=100),
     students=[
         dict(key='alone', label='student alone',
              config='configs/rsscn7_cpu/resnet18w8_rsscn7_cpu.py'),
