@@ -95,6 +95,11 @@ def read_sources(cfg: Config, extra: Sequence[str] = ()
     return teacher_modules(sources), 'teacher.classifier' in sources
 
 
+def _by_module(store: FeatureStore) -> Dict[str, object]:
+    """The captured outputs keyed by module name (without 'teacher.')."""
+    return {k.split('.', 1)[1]: v for k, v in store.items()}
+
+
 def _probe(teacher: Teacher, pre, dataset, index, modules: List[str],
            store: FeatureStore) -> Dict[str, dict]:
     """The manifest's ``sources``: the shapes of the ``modules``' outputs
@@ -109,7 +114,7 @@ def _probe(teacher: Teacher, pre, dataset, index, modules: List[str],
         with torch.no_grad():
             inputs = pre(default_collate([dataset[index]]), False)['inputs']
         teacher(lambda m, x: m.head(m.extract_feat(x)), inputs)
-        return describe({k.split('.', 1)[1]: v for k, v in store.items()})
+        return describe(_by_module(store))
     finally:
         store.clear()
 
@@ -277,9 +282,7 @@ def _fill(jobs, teacher, pre, arrays, store, batch_size,
                                   for s in batch['data_samples']])
                 logits[row, index] = out.float().numpy().astype(logits.dtype)
                 logits.flush()
-                write_rows(source_arrays, {k.split('.', 1)[1]: v
-                                           for k, v in store.items()},
-                           row, index)
+                write_rows(source_arrays, _by_module(store), row, index)
             finally:
                 store.active = False
                 store.clear()

@@ -7,8 +7,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from .dota_task2 import (check_ann_dir, classes_without_positives,
-                         load_task2_ground_truth)
+from .dota_task2 import (Task2GroundTruth, check_ann_dir,
+                         classes_without_positives)
 from .patch_merge import ImageDetections
 
 
@@ -16,7 +16,8 @@ class DOTAFullImageMetric(BaseMetric):
     """Base of the official DOTA metrics on full images (not registered).
 
     A subclass sets :attr:`task` (``'Task1'`` / ``'Task2'``) and implements
-    :meth:`merge`, :meth:`write_files` and :meth:`score`. ``out_dir`` is the
+    :meth:`merge`, :meth:`write_files`, :meth:`ground_truth` and
+    :meth:`score`. ``out_dir`` is the
     subclass's ``task1_dir`` / ``task2_dir``; the other arguments are
     documented there.
     """
@@ -64,9 +65,15 @@ class DOTAFullImageMetric(BaseMetric):
         """The submission files of ``merged`` in ``self.out_dir``."""
         raise NotImplementedError
 
-    def score(self, merged: ImageDetections, classes: Tuple[str, ...]
+    def ground_truth(self, merged: ImageDetections, classes: Tuple[str, ...]
+                     ) -> Dict[str, Task2GroundTruth]:
+        """The ground truth of the images of ``merged`` in ``ann_dir``."""
+        raise NotImplementedError
+
+    def score(self, merged: ImageDetections,
+              gts: Dict[str, Task2GroundTruth], classes: Tuple[str, ...]
               ) -> Tuple[float, Dict[str, float]]:
-        """mAP and per-class APs of ``merged`` against ``self.ann_dir``."""
+        """mAP and per-class APs of ``merged`` against ``gts``."""
         raise NotImplementedError
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
@@ -80,10 +87,11 @@ class DOTAFullImageMetric(BaseMetric):
                         f'written to {self.out_dir}')
         if self.format_only:
             return {}
-        mean_ap, per_class = self.score(merged, classes)
+        gts = self.ground_truth(merged, classes)  # read once, used twice
+        mean_ap, per_class = self.score(merged, gts, classes)
         logger.info(self._summary(per_class, mean_ap, len(merged),
                                   len(results)))
-        absent = self._absent_note(merged, classes, per_class)
+        absent = self._absent_note(gts, classes, per_class)
         if absent:
             logger.info(absent)
         out = {'mAP': mean_ap}
@@ -102,13 +110,13 @@ class DOTAFullImageMetric(BaseMetric):
             f'patches, ground truth {self.ann_dir}:', *rows,
             f'  {"mAP":<{width}}  {mean_ap * 100:6.2f}'])
 
-    def _absent_note(self, merged: ImageDetections, classes: Tuple[str, ...],
+    def _absent_note(self, gts: Dict[str, Task2GroundTruth],
+                     classes: Tuple[str, ...],
                      per_class: Dict[str, float]) -> str:
         """A line naming the classes without a (non-difficult) object in the
         evaluated images, '' if there is none: on a subset of DOTA the
         devkit's mean over all the classes reads low because of them."""
-        absent = classes_without_positives(load_task2_ground_truth(
-            str(self.ann_dir), sorted(merged), classes), classes)
+        absent = classes_without_positives(gts, classes)
         if not absent:
             return ''
         present = [ap for name, ap in per_class.items() if name not in absent]
@@ -116,6 +124,6 @@ class DOTAFullImageMetric(BaseMetric):
                         if present else 'undefined')
         return (f'DOTA {self.task}: {len(absent)} of {len(classes)} classes '
                 f'have no object that counts (none, or only difficult ones) '
-                f'in these {len(merged)} images and enter the mAP as AP 0, as '
+                f'in these {len(gts)} images and enter the mAP as AP 0, as '
                 f'in the devkit: {", ".join(absent)}. The mean AP over the '
                 f'other {len(present)} classes is {mean_present}.')

@@ -5,7 +5,9 @@ from typing import Dict, List, Optional, Tuple
 from mmdet.registry import METRICS
 
 from .dota_full_image_metric import DOTAFullImageMetric
-from .dota_task1 import evaluate_task1, merge_task1_patches, write_task1_files
+from .dota_task1 import (load_task1_ground_truth, merge_task1_patches,
+                         task1_map, write_task1_files)
+from .dota_task2 import Task2GroundTruth
 from .patch_merge import ImageDetections
 
 
@@ -69,7 +71,14 @@ class DOTATask1Metric(DOTAFullImageMetric):
         """``Task1_<class>.txt`` files in ``task1_dir``."""
         write_task1_files(self.out_dir, merged, classes)
 
-    def score(self, merged: ImageDetections, classes: Tuple[str, ...]
+    def ground_truth(self, merged: ImageDetections, classes: Tuple[str, ...]
+                     ) -> Dict[str, Task2GroundTruth]:
+        """The labelTxt polygons of the merged images."""
+        return load_task1_ground_truth(str(self.ann_dir), sorted(merged),
+                                       classes)
+
+    def score(self, merged: ImageDetections,
+              gts: Dict[str, Task2GroundTruth], classes: Tuple[str, ...]
               ) -> Tuple[float, Dict[str, float]]:
         """The devkit's Task1 mAP and APs."""
-        return evaluate_task1(merged, self.ann_dir, classes, self.iou_thr)
+        return task1_map(merged, gts, classes, self.iou_thr)

@@ -4,7 +4,8 @@ from typing import Dict, List, Optional, Tuple
 from mmdet.registry import METRICS
 
 from .dota_full_image_metric import DOTAFullImageMetric
-from .dota_task2 import evaluate_task2, write_task2_files
+from .dota_task2 import (Task2GroundTruth, load_task2_ground_truth,
+                         task2_map, write_task2_files)
 from .patch_merge import ImageDetections, merge_patch_detections
 
 
@@ -58,7 +59,14 @@ class DOTATask2Metric(DOTAFullImageMetric):
         """``Task2_<class>.txt`` files in ``task2_dir``."""
         write_task2_files(self.out_dir, merged, classes)
 
-    def score(self, merged: ImageDetections, classes: Tuple[str, ...]
+    def ground_truth(self, merged: ImageDetections, classes: Tuple[str, ...]
+                     ) -> Dict[str, Task2GroundTruth]:
+        """The labelTxt boxes of the merged images."""
+        return load_task2_ground_truth(str(self.ann_dir), sorted(merged),
+                                       classes)
+
+    def score(self, merged: ImageDetections,
+              gts: Dict[str, Task2GroundTruth], classes: Tuple[str, ...]
               ) -> Tuple[float, Dict[str, float]]:
         """The devkit's Task2 mAP and APs."""
-        return evaluate_task2(merged, self.ann_dir, classes, self.iou_thr)
+        return task2_map(merged, gts, classes, self.iou_thr)

@@ -231,6 +231,24 @@ def reproduce_args(argv: List[str], seeds: List[int]) -> List[str]:
     return (['--seeds', *map(str, seeds)] if seeds else []) + out
 
 
+def shown_argv(argv: List[str]) -> List[str]:
+    """The command line a report shows: ``argv`` without
+    ``--report-only``."""
+    return [a for a in argv if a != '--report-only']
+
+
+def report_only(args: argparse.Namespace, argv: List[str],
+                report: Callable) -> bool:
+    """``--report-only``: rewrite the report from the finished runs of
+    ``args.work_dir`` (``report(work_dir, path, argv)`` returns the table
+    and its text), print it and return True; otherwise False."""
+    if not args.report_only:
+        return False
+    os.makedirs(args.work_dir, exist_ok=True)  # for the report lock
+    print(report(args.work_dir, args.report, shown_argv(argv))[1])
+    return True
+
+
 def write_section(path: str, text: str, start: str, end: str,
                   after: Optional[str] = None) -> None:
     """Replace the section of ``path`` between the markers ``start`` and

@@ -435,13 +435,12 @@ def parse_args(argv=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    shown = [a for a in argv if a != '--report-only']
-    if args.report_only:
-        os.makedirs(args.work_dir, exist_ok=True)  # for the report lock
-        print(_report(PROTOCOL, args.work_dir, args.report, shown)[1])
+    if bench_runs.report_only(args, argv,
+                              functools.partial(_report, PROTOCOL)):
         return
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
-                  args.data_root, args.python, args.methods, shown)
+                  args.data_root, args.python, args.methods,
+                  bench_runs.shown_argv(argv))
 
 
 if __name__ == '__main__':

@@ -468,14 +468,12 @@ def parse_args(argv=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    if args.report_only:
-        os.makedirs(args.work_dir, exist_ok=True)  # for the report lock
-        print(_report(PROTOCOL, args.work_dir, args.report,
-                      [a for a in argv if a != '--report-only'])[1])
+    if bench_runs.report_only(args, argv,
+                              functools.partial(_report, PROTOCOL)):
         return
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
                   args.data_root, args.python, args.methods,
-                  [a for a in argv if a != '--report-only'],
+                  bench_runs.shown_argv(argv),
                   args.teacher_ckpt,
                   args.augment_seed if args.teacher_cache else None,
                   args.archive)

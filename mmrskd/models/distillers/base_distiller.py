@@ -119,8 +119,10 @@ class BaseDistiller(BaseModel):
                     parts.add(src)
                 if src not in self.BUILTIN_SOURCES:
                     self._capture(label, src, hooked)
+        #: the teacher modules whose outputs the losses read
+        self.teacher_modules = sorted(hooked['teacher'])
         if self.teacher_cache is not None:
-            self._check_cached(sorted(hooked['teacher']),
+            self._check_cached(self.teacher_modules,
                                'teacher.classifier' in parts)
 
     def _check_cached(self, modules: List[str], classifier: bool) -> None:

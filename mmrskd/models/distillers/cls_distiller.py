@@ -162,9 +162,8 @@ class ClsDistiller(BaseDistiller):
         losses = student_losses(student.head, logits, data_samples)
         cached = {}
         if self.teacher_cache is not None:
-            t_logits = self.teacher_cache.lookup(data_samples, logits.device)
-            cached = self.teacher_cache.lookup_sources(data_samples,
-                                                       logits.device)
+            t_logits, cached = self.teacher_cache.lookup(
+                data_samples, logits.device, self.teacher_modules)
         else:
             t_inputs = inputs if teacher_inputs is None else teacher_inputs
             t_logits = self.teacher(lambda m, x: m.head(m.extract_feat(x)),

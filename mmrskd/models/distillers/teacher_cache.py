@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -203,21 +203,19 @@ class TeacherCache:
                     'for this config and seed.')
             self._checked_keys.add(key)
 
-    def lookup(self, samples: Sequence, device=None) -> Tensor:
-        """(N, C) float32 teacher logits of a batch's data samples."""
+    def lookup(self, samples: Sequence, device=None,
+               modules: Sequence[str] = ()
+               ) -> Tuple[Tensor, Dict[str, Output]]:
+        """(N, C) float32 teacher logits of a batch's data samples, and
+        the cached outputs of the teacher ``modules`` (only those: a
+        feature loss reads one layer of a cache that may hold several),
+        keyed ``'teacher.<module>'`` (float32; a tuple for a tuple
+        output)."""
         rows, index = self._where(samples)
-        out = np.asarray(self.logits[rows, index], dtype=np.float32)
-        return torch.from_numpy(out).to(device)
-
-    def lookup_sources(self, samples: Sequence, device=None
-                       ) -> Dict[str, Output]:
-        """The cached teacher features of a batch, keyed
-        ``'teacher.<module>'`` (float32; a tuple for a tuple output)."""
-        if not self.sources:
-            return {}
-        rows, index = self._where(samples)
-        return read_rows(self._source_arrays, self.sources, rows, index,
-                         device)
+        logits = np.asarray(self.logits[rows, index], dtype=np.float32)
+        features = read_rows({m: self._source_arrays[m] for m in modules},
+                             self.sources, rows, index, device)
+        return torch.from_numpy(logits).to(device), features
 
     def classifier(self, device=None) -> nn.Linear:
         """The teacher's stored classifier (frozen ``nn.Linear``)."""
