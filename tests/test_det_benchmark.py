@@ -388,3 +388,53 @@ def test_methods_rejects_unknown_keys(capsys):
     with pytest.raises(SystemExit):
         det.parse_args(['--methods', 'fcos_fgd'])
     assert "invalid choice: 'fcos_fgd'" in capsys.readouterr().err
+
+
+def test_archive_restores_students_alone_and_same_teacher_distillers(
+        tmp_path, monkeypatch):
+    """A new work dir (a new machine) trains the teacher again; the student
+    alone comes from the archive, the distiller too when the teacher has
+    the same weights, and not when they differ."""
+    calls, weight = [], [1.0]
+    fake = _fake_results(calls)
+
+    def run_one(run, seed, work_dir, *a, **k):
+        result = fake(run, seed, work_dir, *a, **k)
+        if run['key'].endswith('_teacher'):  # a real checkpoint to hash
+            torch.save(dict(state_dict=dict(w=torch.full((3, ), weight[0])),
+                            meta=dict(time=len(calls))),
+                       osp.join(work_dir, 'epoch_3.pth'))
+        return result
+
+    monkeypatch.setattr(det, 'run_one', run_one)
+    monkeypatch.setattr(det, 'prepare_data', lambda src, wd, py: '/d')
+    archive = str(tmp_path / 'archive.json')
+    methods = ['fcos_alone', 'fcos_dynkd']
+
+    def bench(name):
+        calls.clear()
+        return det.run_benchmark(det.PROTOCOL, [0], str(tmp_path / name),
+                                 str(tmp_path / 'bench.md'), 'src', 'py',
+                                 methods, archive=archive)
+
+    bench('a')
+    assert [c[0] for c in calls] == ['fcos_teacher', 'fcos_alone',
+                                     'fcos_dynkd']
+    entries = {e['key']: e for e in json.load(open(archive))['runs']}
+    from tools.analysis import bench_archive as archived
+    fp = archived.weights_fingerprint(
+        str(tmp_path / 'a' / 'fcos_teacher_s0' / 'epoch_3.pth'))
+    assert entries['fcos_teacher']['weights_sha256'] == fp
+    assert entries['fcos_dynkd']['teacher_sha256'] == fp
+    assert entries['fcos_alone']['teacher_sha256'] is None
+
+    results = bench('b')  # same teacher weights (other metadata)
+    assert [c[0] for c in calls] == ['fcos_teacher']
+    assert results['fcos_dynkd'][0]['restored_from'] == archive
+    assert len(json.load(open(archive))['runs']) == 3
+
+    weight[0] = 2.0  # another teacher: its distiller trains again
+    bench('c')
+    assert [c[0] for c in calls] == ['fcos_teacher', 'fcos_dynkd']
+    assert len(json.load(open(archive))['runs']) == 4
+

@@ -200,7 +200,7 @@ def test_archive_restores_runs_of_the_same_teacher_weights_only(
     other weights restores nothing."""
     import torch
 
-    from tools.analysis import rs_benchmark_archive as archived
+    from tools.analysis import bench_archive as archived
     calls = []
 
     def counting_run_one(run, seed, work_dir, *a, **k):
@@ -237,11 +237,15 @@ def test_archive_restores_runs_of_the_same_teacher_weights_only(
     assert restored['restored_from'] == archive
     assert restored['top1'] == 51.0
 
+    # other teacher weights: only the student alone (no teacher) restores,
+    # and the archive does not record it a second time
     calls.clear()
     _run(tmp_path / 'c', demo_scenes, [0],
          teacher_ckpt=str(tmp_path / 't3.pth'), archive=archive)
-    assert calls == [('teacher', 0), ('alone', 0), ('kd', 0)]
-    assert len(archived.load(archive)) == 6 + 2
+    assert calls == [('teacher', 0), ('kd', 0)]
+    assert len(archived.load(archive)) == 6 + 1
+    assert [e['key'] for e in archived.load(archive)
+            if e['teacher_sha256'] == fp[2]] == ['kd']
 
     # another experiment (other options) of the same teacher: not restored
     want = dict(key='kd', seed=0, config=PROTOCOL['students'][1]['config'],

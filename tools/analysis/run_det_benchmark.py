@@ -33,7 +33,10 @@ Every run is a plain ``tools/train.py`` process with its own work dir
 ``<work dir>/<key>_s<seed>`` (``--cfg-options randomness.seed=S``), then
 ``tools/test.py`` on its final checkpoint; ``result.json`` holds the test
 metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
-run is skipped later. A run takes 40-80 min on a 2-core CPU, so besides the
+run is skipped later, and kept in ``--archive`` (committed,
+``docs/bench/det_benchmark_runs.json``), from which a new work dir restores
+a student alone and, once its family's teacher has trained to the same
+weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a 2-core CPU, so besides the
 epoch checkpoints an iteration checkpoint is written every 50 iterations
 (the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
 epoch: a killed run loses at most 50 iterations. After each run the report
@@ -57,12 +60,15 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from tools.analysis import bench_archive as archived  # noqa: E402
 from tools.analysis import bench_runs  # noqa: E402
 from tools.analysis.bench_runs import (data_options, paired,  # noqa: E402
                                        per_seed_diffs, reproduce_args,
                                        run_lock, summarise)
 
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'airbus_aircraft')
+#: finished runs kept across work dirs and machines (:mod:`bench_archive`)
+ARCHIVE = 'docs/bench/det_benchmark_runs.json'
 TAG = 'det_benchmark'
 START = '<!-- run_det_benchmark.py: start -->'
 END = '<!-- run_det_benchmark.py: end -->'
@@ -251,7 +257,7 @@ def plan(protocol: dict, seeds: List[int],
 
 
 def _attempt(job: Tuple[int, dict, dict], work_dir: str, data_root: str,
-             python: str) -> str:
+             python: str, archive: Optional[str] = None) -> str:
     """Run ``job`` unless another copy holds it ('busy') or it is a
     distiller whose teacher is unfinished ('blocked'); 'done' otherwise."""
     seed, run, family = job
@@ -268,28 +274,63 @@ def _attempt(job: Tuple[int, dict, dict], work_dir: str, data_root: str,
             log(f'{run["key"]} seed {seed} is being run by another copy; '
                 'skipped')
             return 'busy'
-        run_one(run, seed, osp.join(work_dir, name), data_root, python,
-                teacher_ckpt)
+        _run_archived(job, work_dir, data_root, python, archive,
+                      teacher_ckpt)
     return 'done'
 
 
+def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
+                  data_root: str, python: str, archive: Optional[str],
+                  teacher_ckpt: Optional[str] = None) -> Dict:
+    """:func:`run_one` of ``job``, first restored from ``archive`` when it
+    holds the same experiment (a student alone: any entry; a distiller:
+    one of its teacher's weights; a teacher is always trained, its
+    checkpoint is needed), and archived when it trained here."""
+    seed, run, _ = job
+    name = f'{run["key"]}_s{seed}'
+    epochs = max_epochs(run['config'])
+    fingerprint = archive and teacher_ckpt and \
+        archived.weights_fingerprint(teacher_ckpt)
+    if archive and not run['key'].endswith('_teacher'):
+        want = dict(key=run['key'], seed=seed, config=run['config'],
+                    options=run.get('options', []))
+        with run_lock(work_dir, 'report', wait=True):
+            if archived.restore(archive, fingerprint, work_dir, epochs,
+                                {name: want},
+                                [] if teacher_ckpt else [name]):
+                log(f'{name}: restored from {archive}')
+    result = run_one(run, seed, osp.join(work_dir, name), data_root, python,
+                     teacher_ckpt)
+    if archive and 'restored_from' not in result:
+        if run['key'].endswith('_teacher'):  # to compare a later training
+            result = dict(result, weights_sha256=archived.weights_fingerprint(
+                osp.join(work_dir, name, f'epoch_{epochs}.pth')))
+        with run_lock(work_dir, 'report', wait=True):
+            archived.add(archive, result, fingerprint, epochs)
+    return result
+
+
 def _wait_for_teacher(family: dict, work_dir: str, data_root: str,
-                      python: str) -> None:
+                      python: str, archive: Optional[str] = None) -> None:
     """Wait until no other copy trains ``family``'s teacher; train it
     (resume it) if that copy stopped before finishing it."""
     teacher = family['teacher']
     name = f'{teacher["key"]}_s0'
     log(f'waiting for {teacher["key"]} (trained by another copy)')
     with run_lock(work_dir, name, wait=True):
-        run_one(teacher, 0, osp.join(work_dir, name), data_root, python)
+        _run_archived((0, teacher, family), work_dir, data_root, python,
+                      archive)
 
 
 def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                   report: str, data_root: str, python: str,
                   methods: Optional[List[str]] = None,
-                  argv: Optional[List[str]] = None) -> Dict:
+                  argv: Optional[List[str]] = None,
+                  archive: Optional[str] = None) -> Dict:
     """Prepare the data once, then run (or resume) every job of
-    :func:`plan`, rewriting the report after each; returns the results."""
+    :func:`plan`, rewriting the report after each; returns the results.
+    ``archive``: the JSON file that keeps finished runs
+    (:mod:`bench_archive`)."""
     work_dir = osp.abspath(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     argv = argv or []
@@ -298,13 +339,14 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     while pending:
         blocked = []
         for job in pending:
-            status = _attempt(job, work_dir, data, python)
+            status = _attempt(job, work_dir, data, python, archive)
             if status == 'blocked':
                 blocked.append(job)
             elif status == 'done':
                 _report(protocol, work_dir, report, argv)
         if blocked and len(blocked) == len(pending):
-            _wait_for_teacher(blocked[0][2], work_dir, data, python)
+            _wait_for_teacher(blocked[0][2], work_dir, data, python,
+                              archive)
         pending = blocked
     return _report(protocol, work_dir, report, argv)[0]
 
@@ -429,6 +471,12 @@ def parse_args(argv=None):
         'work_dirs/det_benchmark', DATA_ROOT,
         'the Airbus Aircraft Detection sample set (annotations.csv, '
         'train/, valid/)')
+    parser.add_argument('--archive', default=ARCHIVE,
+                        help='JSON file that keeps every finished run (a '
+                        "distiller's with its teacher's weight fingerprint); "
+                        'a later call restores a student alone, and a '
+                        'distiller once its teacher has the same weights '
+                        '("" to switch off)')
     return parser.parse_args(argv)
 
 
@@ -440,7 +488,7 @@ def main(argv=None):
         return
     run_benchmark(PROTOCOL, args.seeds, args.work_dir, args.report,
                   args.data_root, args.python, args.methods,
-                  bench_runs.shown_argv(argv))
+                  bench_runs.shown_argv(argv), args.archive)
 
 
 if __name__ == '__main__':

@@ -55,7 +55,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from tools.analysis import bench_runs  # noqa: E402
-from tools.analysis import rs_benchmark_archive as archived  # noqa: E402
+from tools.analysis import bench_archive as archived  # noqa: E402
 from tools.analysis.bench_runs import (  # noqa: E402
     data_options, paired, per_seed_diffs, reproduce_args, run_lock, summarise)
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'RSSCN7_256')
@@ -348,7 +348,7 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                   archive: Optional[str] = None) -> Dict:
     """Run (or resume) every seed of every student; ``augment_seed`` not
     None: through one teacher-output cache (module docstring); ``archive``:
-    the JSON file that keeps finished runs (:mod:`rs_benchmark_archive`)."""
+    the JSON file that keeps finished runs (:mod:`bench_archive`)."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(
             f'RSSCN7 not found at "{data_root}" (expected the dataset as it '
@@ -385,7 +385,7 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                              protocol['epochs'], data_root, python,
                              teacher_ckpt if run['key'] != 'alone' else None,
                              extra=_extra(protocol, run))
-        if fingerprint is not None:
+        if fingerprint is not None and 'restored_from' not in result:
             with run_lock(work_dir, 'report', wait=True):
                 archived.add(archive, result, fingerprint, protocol['epochs'])
         _report(protocol, work_dir, report, argv)
@@ -432,11 +432,14 @@ def _restore(archive: Optional[str], teacher_ckpt: str, protocol: dict,
         key=run['key'], seed=seed, config=run['config'],
         options=run.get('options', []), extra=_extra(protocol, run))
         for seed, run in jobs}
+    teacher_free = [f'alone_s{seed}' for seed, run in jobs
+                    if run['key'] == 'alone']
     with run_lock(work_dir, 'report', wait=True):
         names = archived.restore(archive, fingerprint, work_dir,
-                                protocol['epochs'], expected)
+                                 protocol['epochs'], expected, teacher_free)
     if names:
-        log(f'restored {len(names)} finished runs of this teacher from '
+        log(f'restored {len(names)} finished runs (of this teacher, or '
+            f'reading none) from '
             f'{archive}: {", ".join(names)}')
     return fingerprint
 

@@ -1,6 +1,7 @@
 # Copyright (c) mmrskd authors.
-"""Finished runs of ``run_rs_benchmark.py`` kept in one JSON file that can
-be committed (``--archive``), so that nothing is lost with a work dir.
+"""Finished runs of the real-data benchmarks (``run_rs_benchmark.py``,
+``run_det_benchmark.py``) kept in a JSON file that can be committed
+(``--archive``), so that nothing is lost with a work dir.
 
 A benchmark's work dir holds checkpoints (hundreds of MB) and is not kept
 between machines; its results are a few hundred bytes per run. Each
@@ -8,7 +9,9 @@ finished student run is appended to the archive with the fingerprint of
 the teacher weights it was distilled from. A later call (a new work dir,
 a new machine) that trains or is given a teacher with the *same weights*
 restores the archived runs as finished runs of its work dir, so only the
-missing seeds train; runs of any other teacher are never mixed in.
+missing seeds train; runs of any other teacher are never mixed in. A run
+that reads no teacher (the student alone) is the same experiment under
+every teacher: it is restored from the entry of any teacher.
 
 The fingerprint is a SHA-256 over the teacher checkpoint's ``state_dict``
 (names, shapes, dtypes and bytes of every tensor), not over the file:
@@ -19,7 +22,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 #: ``--cfg-options`` that name a path of one work dir (not the experiment)
 _LOCAL_OPTIONS = ('model.teacher_cache.path=', )
@@ -82,16 +85,20 @@ def add(path: str, result: dict, fingerprint: str, epochs: int) -> None:
 
 
 def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
-            expected: Dict[str, dict]) -> List[str]:
+            expected: Dict[str, dict],
+            teacher_free: Sequence[str] = ()) -> List[str]:
     """Write ``result.json`` into ``work_dir/<name>`` for every archived run
     of teacher ``fingerprint`` that ``expected`` (run name -> the result
     fields the current call would give it: key, seed, config, options,
-    extra) asks for and the work dir has not finished; return the names."""
+    extra) asks for and the work dir has not finished; return the names.
+    The runs named in ``teacher_free`` read no teacher: any teacher's
+    entry of the same experiment restores them."""
     restored = []
     for entry in load(path):
-        if entry['teacher_sha256'] != fingerprint:
-            continue
         name = f'{entry["key"]}_s{entry["seed"]}'
+        if entry['teacher_sha256'] != fingerprint and \
+                name not in teacher_free:
+            continue
         want = expected.get(name)
         if want is None or _experiment(entry, entry['epochs']) != \
                 _experiment(want, epochs):
