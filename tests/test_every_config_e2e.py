@@ -47,10 +47,16 @@ ALL_CONFIGS = sorted(
 #: training, so they are not trained again here
 BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm|fitnet|at|rkd|crd|reviewkd'
                       r'|sdd)_r34_r18_(nwpu|aid|ucm)\.py$')
-#: the same for the detection baselines: dynamic KD's config of the dataset
-#: with the method's loss instead of GD/ISD/TSA; the Airbus ones train here
-DET_BASELINE = re.compile(r'^(fgd|pkd|cwd|mgd)_retinanet_r50_r18_'
-                          r'(dota|nwpu-vhr10)\.py$')
+#: the same for the detection baselines: dynamic KD's config of the family
+#: and dataset with the method's loss instead of GD/ISD/TSA; the Airbus
+#: RetinaNet ones train here (the loss), and so does each family's Airbus
+#: dynamic-KD config (student, teacher, data)
+DET_BASELINE = re.compile(r'^(?:airbus/)?(fgd|pkd|cwd|mgd)_'
+                          r'(retinanet|faster-rcnn|fcos)_r50_r18_'
+                          r'(dota|nwpu-vhr10|airbus)\.py$')
+#: the loss settings' variable of _base_/distill/det_<method>.py per family
+DET_FAMILY_LOSS = {'retinanet': '', 'faster-rcnn': '_two_stage',
+                   'fcos': '_anchor_free'}
 #: VGG-16 needs 224 px inputs (its classifier sits on a 7 x 7 map), the
 #: slowest configs here: the RSOD ones are the AID ones on RSOD's data
 #: (checked by test_rsod_vgg_configs_are_the_aid_ones_on_rsod), whose e2e
@@ -62,12 +68,19 @@ VGG_RSOD = {'vgg16_rsod.py': 'vgg16_aid.py',
 #: (the distillers) train and test each of them with the tools, or skip
 #: saying how to install the extra
 ROTATED = re.compile(r'^rotated/')
+def _det_baseline_covered(name: str) -> bool:
+    """A detection baseline config that is not trained here: all but the
+    Airbus RetinaNet ones."""
+    match = DET_BASELINE.match(name)
+    return bool(match) and match.group(2, 3) != ('retinanet', 'airbus')
+
+
 #: the 5:5 split configs are their 8:2 config with train_ratio 0.5 and the
 #: 5:5 teacher (checked by test_split_configs_are_the_8_2_ones_at_0_5); the
 #: 8:2 config covers model and data in training, the split's tests the ratio
 SPLIT_55 = re.compile(r'^(.+)_5-5\.py$')
 CONFIGS = [c for c in ALL_CONFIGS
-           if not BASELINE.match(c) and not DET_BASELINE.match(c)
+           if not BASELINE.match(c) and not _det_baseline_covered(c)
            and c not in VGG_RSOD and not ROTATED.match(c)
            and not SPLIT_55.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -385,7 +398,7 @@ def test_every_config_is_covered():
     from . import test_rotated, test_rotated_distill
     rotated = test_rotated.CONFIGS + test_rotated_distill.CONFIGS + \
         tuple(test_rotated_distill.COVERED)
-    assert len(skipped) == 33 + 8 + 2 + len(rotated) + 15, skipped
+    assert len(skipped) == 33 + 8 + 24 + 2 + len(rotated) + 15, skipped
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
             assert osp.join('configs', name) in rotated
@@ -399,9 +412,11 @@ def test_every_config_is_covered():
             assert f'kd_r34_r18_{data}.py' in CONFIGS
             assert f'rsscn7_cpu/{method}_r34_r18w8_rsscn7_cpu.py' in CONFIGS
         else:
-            method, data = DET_BASELINE.match(name).groups()
-            assert f'dynkd_retinanet_r50_r18_{data}.py' in CONFIGS
+            method, family, data = DET_BASELINE.match(name).groups()
+            folder = 'airbus/' if data == 'airbus' else ''
+            assert f'{folder}dynkd_{family}_r50_r18_{data}.py' in CONFIGS
             assert f'airbus/{method}_retinanet_r50_r18_airbus.py' in CONFIGS
+            assert f'airbus/dynkd_{family}_r50_r18_airbus.py' in CONFIGS
 
 
 @pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
@@ -459,25 +474,32 @@ def test_rsod_vgg_configs_are_the_aid_ones_on_rsod(name):
 
 
 @pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
-                                  if DET_BASELINE.match(c)])
+                                  if _det_baseline_covered(c)])
 def test_det_baseline_configs_are_dynkd_with_other_losses(name):
-    """A detection baseline's DOTA / NWPU VHR-10 config is dynamic KD's
-    config of the dataset with the method's loss instead of GD/ISD/TSA -
-    the loss its Airbus config trains with."""
+    """A detection baseline's config is dynamic KD's config of its family
+    and dataset with the method's loss instead of GD/ISD/TSA: the loss its
+    Airbus RetinaNet config trains with, at its family's settings."""
     from mmengine.config import Config
-    method, data = DET_BASELINE.match(name).groups()
+    method, family, data = DET_BASELINE.match(name).groups()
 
     def load(config):
         return Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
 
     cfg = load(name)
-    dynkd = load(f'dynkd_retinanet_r50_r18_{data}.py')
+    folder = 'airbus/' if data == 'airbus' else ''
+    dynkd = load(f'{folder}dynkd_{family}_r50_r18_{data}.py')
     airbus = load(f'airbus/{method}_retinanet_r50_r18_airbus.py')
-    assert cfg.pop(f'{method}_loss') == airbus[f'{method}_loss']
+    settings = {k: v for k, v in airbus.items()
+                if k.startswith(f'{method}_loss')}
+    assert len(settings) == 3  # RetinaNet's and the other two families'
+    for key, value in settings.items():
+        assert cfg.pop(key) == value
+    loss = settings[f'{method}_loss{DET_FAMILY_LOSS[family]}']
+    assert loss['type'] == airbus['model']['distill_losses'][
+        f'loss_{method}']['type']
     assert (cfg['model'].pop('gd'), cfg['model'].pop('isd'),
             cfg['model'].pop('tsa')) == (None, None, None)
-    assert cfg['model'].pop('distill_losses') == \
-        airbus['model']['distill_losses']
+    assert cfg['model'].pop('distill_losses') == {f'loss_{method}': loss}
     for key in ('gd', 'isd', 'tsa', 'distill_losses'):
         dynkd['model'].pop(key, None)
     assert cfg == dynkd

@@ -258,18 +258,25 @@ def test_baselines_on_other_families_are_the_two_they_combine(config,
     """FGD/PKD/CWD/MGD on Oriented R-CNN and rotated FCOS: the family's
     dynamic-KD config (student, teacher, data; trained and tested below)
     with GD/ISD/TSA off and the baseline's loss of its RetinaNet config
-    (trained and tested below), nothing else."""
+    (trained and tested below) at the family's settings (two-stage or
+    anchor-free, _base_/distill/det_<method>.py), nothing else."""
     baseline, family = (Config.fromfile(osp.join(ROOT, c))
                         for c in COVERED[config])
     cfg = Config.fromfile(osp.join(ROOT, config))
-    assert cfg.model.distill_losses == baseline.model.distill_losses
+    method = osp.basename(config).split('_')[0]
+    var = f'{method}_loss_' + ('two_stage' if 'oriented-rcnn' in config
+                               else 'anchor_free')
+    (name, loss), = cfg.model.distill_losses.items()
+    assert name == f'loss_{method}' and loss == baseline[var]
+    assert loss.type == baseline.model.distill_losses[name].type
     assert cfg.model.gd is cfg.model.isd is cfg.model.tsa is None
     expected = copy.deepcopy(family._cfg_dict.to_dict())
     expected['model'].update(gd=None, isd=None, tsa=None,
-                             distill_losses=baseline.model.distill_losses)
-    method = osp.basename(config).split('_')[0]
-    # the loss settings' variable of _base_/distill/det_<method>.py
-    expected[f'{method}_loss'] = baseline[f'{method}_loss']
+                             distill_losses={name: baseline[var].to_dict()})
+    # the loss settings' variables of _base_/distill/det_<method>.py
+    for key in (f'{method}_loss', f'{method}_loss_two_stage',
+                f'{method}_loss_anchor_free'):
+        expected[key] = baseline[key].to_dict()
     assert cfg._cfg_dict.to_dict() == expected
 
 

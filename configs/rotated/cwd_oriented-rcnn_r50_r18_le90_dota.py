@@ -1,9 +1,9 @@
 # CWD on oriented boxes, Oriented R-CNN R50-FPN -> R18-FPN on DOTA-v1.0 1024 px patches
-# (le90): the baseline alone (no GD/ISD/TSA), with the settings of
-# cwd_retinanet_r50_r18_le90_dota.py (the loss reads the FPN levels; the method's paper and
-# settings there) and the teacher and data of dynkd_oriented-rcnn_r50_r18_le90_dota.py. Needs
-# the extra "rotated".
+# (le90): the baseline alone (no GD/ISD/TSA) with the settings for its family
+# (cwd_loss_two_stage: ../_base_/distill/det_cwd.py says where they come from; the
+# method's paper: cwd_retinanet_r50_r18_le90_dota.py), the teacher and data of
+# dynkd_oriented-rcnn_r50_r18_le90_dota.py. Needs the extra "rotated".
 _base_ = ['./dynkd_oriented-rcnn_r50_r18_le90_dota.py', '../_base_/distill/det_cwd.py']
 model = dict(
     gd=None, isd=None, tsa=None,
-    distill_losses=dict(loss_cwd={{_base_.cwd_loss}}))
+    distill_losses=dict(loss_cwd={{_base_.cwd_loss_two_stage}}))

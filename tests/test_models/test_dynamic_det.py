@@ -319,3 +319,37 @@ def test_feature_baseline_next_to_gd_isd_tsa(method):
     grads = [p.grad for p in model.student.neck.parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
     assert all(p.grad is None for p in model.teacher.model.parameters())
+
+
+@pytest.mark.parametrize('path,family', [
+    ('faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', 'two_stage'),
+    ('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py', 'anchor_free'),
+])
+def test_feature_baselines_at_their_family_settings(path, family):
+    """The four baselines at the settings of the other two families
+    (<method>_loss_two_stage / _anchor_free of _base_/distill), as the
+    faster-rcnn / fcos / oriented-rcnn / rotated-fcos configs use them:
+    built from those entries, alone (GD/ISD/TSA off) beside the head's own
+    losses, positive, and training the student's neck only."""
+    import os.path as osp
+
+    base = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+        __file__)))), 'configs', '_base_', 'distill')
+    losses = {}
+    for method in ('fgd', 'pkd', 'cwd', 'mgd'):
+        cfg = Config.fromfile(osp.join(base, f'det_{method}.py'))
+        losses[f'loss_{method}'] = cfg[f'{method}_loss_{family}']
+    student = _r18(_model(path))  # an R18 teacher: the settings are tested
+    model = DynamicDetDistiller(
+        student=student, teacher=student, teacher_ckpt=None,
+        allow_random_teacher=True, gd=None, isd=None, tsa=None,
+        distill_losses=losses)
+    model.train()
+    out = model(**model.data_preprocessor(_batch(), True), mode='loss')
+    assert set(losses) <= set(out) and 'loss_gd' not in out
+    for name in losses:
+        assert torch.isfinite(out[name]) and out[name] > 0, name
+    sum(out[name] for name in losses).backward()
+    grads = [p.grad for p in model.student.neck.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in model.teacher.model.parameters())

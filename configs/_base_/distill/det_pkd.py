@@ -6,3 +6,10 @@
 pkd_loss = dict(
     type='PKDLoss', loss_weight=10.0,
     inputs=['student.neck', 'teacher.neck'])
+
+# The other two families: mmrazor's Faster R-CNN R101 -> R50 config weighs the
+# loss 6, its FCOS X101 -> R50 config 10 (as RetinaNet). Used by the
+# pkd_faster-rcnn_*.py / pkd_oriented-rcnn_*.py and pkd_fcos_*.py /
+# pkd_rotated-fcos_*.py configs.
+pkd_loss_two_stage = dict(pkd_loss, loss_weight=6.0)
+pkd_loss_anchor_free = dict(pkd_loss)

@@ -1,0 +1,8 @@
+# FGD (Yang et al., CVPR 2022), Faster R-CNN R50-FPN -> R18-FPN on Airbus aircraft:
+# the baseline alone (no GD/ISD/TSA) with the settings for its family
+# (fgd_loss_two_stage: _base_/distill/det_fgd.py says where they come from),
+# the teacher and data of dynkd_faster-rcnn_r50_r18_airbus.py.
+_base_ = ['./dynkd_faster-rcnn_r50_r18_airbus.py', '../_base_/distill/det_fgd.py']
+model = dict(
+    gd=None, isd=None, tsa=None,
+    distill_losses=dict(loss_fgd={{_base_.fgd_loss_two_stage}}))
