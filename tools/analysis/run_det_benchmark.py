@@ -36,8 +36,8 @@ metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
 run is skipped later, and kept in ``--archive`` (committed,
 ``docs/bench/det_benchmark_runs.json``), from which a new work dir restores
 a student alone and, once its family's teacher has trained to the same
-weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a 2-core CPU, so besides the
-epoch checkpoints an iteration checkpoint is written every 50 iterations
+weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a
+2-core CPU, so besides the epoch checkpoints an iteration checkpoint is written every 50 iterations
 (the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
 epoch: a killed run loses at most 50 iterations. After each run the report
 (``--report``, by default ``docs/benchmarks.md``, a section after the
@@ -286,12 +286,12 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
     holds the same experiment (a student alone: any entry; a distiller:
     one of its teacher's weights; a teacher is always trained, its
     checkpoint is needed), and archived when it trained here."""
-    seed, run, _ = job
+    seed, run, family = job
     name = f'{run["key"]}_s{seed}'
     epochs = max_epochs(run['config'])
-    fingerprint = archive and teacher_ckpt and \
-        archived.weights_fingerprint(teacher_ckpt)
-    if archive and not run['key'].endswith('_teacher'):
+    is_teacher = run is family['teacher']
+    fingerprint = archive and teacher_ckpt and _fingerprint(teacher_ckpt)
+    if archive and not is_teacher:
         want = dict(key=run['key'], seed=seed, config=run['config'],
                     options=run.get('options', []))
         with run_lock(work_dir, 'report', wait=True):
@@ -302,12 +302,24 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
     result = run_one(run, seed, osp.join(work_dir, name), data_root, python,
                      teacher_ckpt)
     if archive and 'restored_from' not in result:
-        if run['key'].endswith('_teacher'):  # to compare a later training
-            result = dict(result, weights_sha256=archived.weights_fingerprint(
+        if is_teacher:  # to compare a later training with
+            result = dict(result, weights_sha256=_fingerprint(
                 osp.join(work_dir, name, f'epoch_{epochs}.pth')))
         with run_lock(work_dir, 'report', wait=True):
             archived.add(archive, result, fingerprint, epochs)
     return result
+
+
+def _fingerprint(ckpt: str) -> str:
+    """``bench_archive.weights_fingerprint`` of ``ckpt``, hashed once per
+    file version (every distiller job of a family reads the same teacher,
+    and the loop visits finished jobs again)."""
+    return _fingerprint_of(ckpt, os.stat(ckpt).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint_of(ckpt: str, mtime_ns: int) -> str:
+    return archived.weights_fingerprint(ckpt)
 
 
 def _wait_for_teacher(family: dict, work_dir: str, data_root: str,
