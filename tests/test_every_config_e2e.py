@@ -54,6 +54,12 @@ BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm|fitnet|at|rkd|crd|reviewkd'
 DET_BASELINE = re.compile(r'^(?:airbus/)?(fgd|pkd|cwd|mgd)_'
                           r'(retinanet|faster-rcnn|fcos)_r50_r18_'
                           r'(dota|nwpu-vhr10|airbus)\.py$')
+#: the detection students alone: the family's R50 config with a ResNet-18
+#: (checked by test_det_students_are_the_teacher_with_r18), the model and
+#: data that the family's dynamic-KD config trains and tests as its student
+#: here; the R50 config covers the plain detector's training and testing
+DET_STUDENT = re.compile(r'^((?:airbus/)?)(retinanet|faster-rcnn|fcos)'
+                         r'_r18_fpn_(dota|nwpu-vhr10|airbus)\.py$')
 #: the loss settings' variable of _base_/distill/det_<method>.py per family
 DET_FAMILY_LOSS = {'retinanet': '', 'faster-rcnn': '_two_stage',
                    'fcos': '_anchor_free'}
@@ -82,7 +88,7 @@ SPLIT_55 = re.compile(r'^(.+)_5-5\.py$')
 CONFIGS = [c for c in ALL_CONFIGS
            if not BASELINE.match(c) and not _det_baseline_covered(c)
            and c not in VGG_RSOD and not ROTATED.match(c)
-           and not SPLIT_55.match(c)]
+           and not SPLIT_55.match(c) and not DET_STUDENT.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
 TARGET_SIDE = dict(mmpretrain=40, mmdet=64)
@@ -398,7 +404,8 @@ def test_every_config_is_covered():
     from . import test_rotated, test_rotated_distill
     rotated = test_rotated.CONFIGS + test_rotated_distill.CONFIGS + \
         tuple(test_rotated_distill.COVERED)
-    assert len(skipped) == 33 + 8 + 24 + 2 + len(rotated) + 15, skipped
+    assert len(skipped) == 33 + 8 + 24 + 2 + len(set(rotated)) + 15 + 9, \
+        skipped
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
             assert osp.join('configs', name) in rotated
@@ -407,6 +414,10 @@ def test_every_config_is_covered():
         elif name in VGG_RSOD:
             assert VGG_RSOD[name] in CONFIGS
             assert 'resnet34_rsod.py' in CONFIGS
+        elif DET_STUDENT.match(name):
+            folder, family, data = DET_STUDENT.match(name).groups()
+            assert f'{folder}{family}_r50_fpn_{data}.py' in CONFIGS
+            assert f'{folder}dynkd_{family}_r50_r18_{data}.py' in CONFIGS
         elif BASELINE.match(name):
             method, data = BASELINE.match(name).groups()
             assert f'kd_r34_r18_{data}.py' in CONFIGS
@@ -417,6 +428,29 @@ def test_every_config_is_covered():
             assert f'{folder}dynkd_{family}_r50_r18_{data}.py' in CONFIGS
             assert f'airbus/{method}_retinanet_r50_r18_airbus.py' in CONFIGS
             assert f'airbus/dynkd_{family}_r50_r18_airbus.py' in CONFIGS
+
+
+@pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
+                                  if DET_STUDENT.match(c)])
+def test_det_students_are_the_teacher_with_r18(name):
+    """A detection student config is its family's R50 config with a
+    ResNet-18 backbone and the neck's input channels to match, nothing
+    else; the family's dynamic-KD config distils exactly that model with
+    that data and schedule."""
+    folder, family, data = DET_STUDENT.match(name).groups()
+    teacher = Config.fromfile(osp.join(
+        ROOT, 'configs', f'{folder}{family}_r50_fpn_{data}.py')).to_dict()
+    student = Config.fromfile(osp.join(ROOT, 'configs', name)).to_dict()
+    teacher['model']['backbone']['depth'] = 18
+    teacher['model']['neck']['in_channels'] = [64, 128, 256, 512]
+    assert student == teacher
+    dynkd = Config.fromfile(osp.join(
+        ROOT, 'configs', f'{folder}dynkd_{family}_r50_r18_{data}.py'))
+    dynkd = dynkd.to_dict()
+    assert dynkd['model'].pop('student') == student['model']
+    for key in set(student) | set(dynkd):
+        if key not in ('model', 'custom_hooks'):
+            assert dynkd[key] == student[key], key
 
 
 @pytest.mark.parametrize('name', [c for c in ALL_CONFIGS

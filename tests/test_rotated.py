@@ -56,7 +56,11 @@ def student_of(config: str) -> str:
 
 
 #: the rotated configs; tests/test_every_config_e2e.py leaves them to this
-#: file (test_rotated_configs_train_and_test_with_the_tools)
+#: file: the R50 ones train and test here
+#: (test_rotated_configs_train_and_test_with_the_tools), each R18 one is its
+#: R50 config with a ResNet-18 (test_students_are_the_teacher_with_r18),
+#: the model and data that the family's dynamic-KD config trains and tests
+#: as its student in tests/test_rotated_distill.py
 CONFIGS = tuple(c for t in TEACHERS for c in (t, student_of(t)))
 
 
@@ -185,6 +189,27 @@ def test_rotated_configs_are_the_recipe_and_the_shared_settings(
     cfg = Config.fromfile(osp.join(ROOT, config))
     assert 'mmrskd_rotated' not in cfg
     assert cfg.to_dict() == expected.to_dict()
+
+
+@pytest.mark.parametrize('config', TEACHERS)
+def test_students_are_the_teacher_with_r18(config, mmrotate):
+    """The R18 config of each family is its R50 config with a ResNet-18
+    backbone and the neck's input channels to match, nothing else; the
+    family's dynamic-KD config distils exactly that model on that data."""
+    teacher = Config.fromfile(osp.join(ROOT, config)).to_dict()
+    student = Config.fromfile(osp.join(ROOT, student_of(config))).to_dict()
+    teacher['model']['backbone']['depth'] = 18
+    teacher['model']['neck']['in_channels'] = [64, 128, 256, 512]
+    assert student == teacher
+    family = osp.basename(config).split('_')[0]
+    dynkd = Config.fromfile(osp.join(
+        ROOT, 'configs/rotated', f'dynkd_{family}_r50_r18_le90_dota.py'))
+    dynkd = dynkd.to_dict()
+    assert dynkd['model'].pop('student') == student['model']
+    assert dynkd.pop('custom_hooks') != student.get('custom_hooks')
+    for key in student:
+        if key not in ('model', 'custom_hooks'):
+            assert dynkd[key] == student[key], key
 
 
 def test_rotated_configs_use_mmrskds_runtime(mmrotate):
@@ -383,7 +408,7 @@ def train_and_test(config: str, tmp_path, monkeypatch) -> tuple:
     return state['message_hub']['log_scalars'], metrics
 
 
-@pytest.mark.parametrize('config', CONFIGS)
+@pytest.mark.parametrize('config', TEACHERS)
 def test_rotated_configs_train_and_test_with_the_tools(config, mmrotate,
                                                        tmp_path,
                                                        monkeypatch):
