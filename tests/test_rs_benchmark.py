@@ -4,6 +4,7 @@ call resumes (skips finished runs, continues an interrupted one)."""
 import json
 import os
 import os.path as osp
+import shutil
 import statistics
 import sys
 
@@ -83,22 +84,24 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     assert f'| {kd[0]:.2f}, {kd[1]:.2f} |' in row
     assert '`configs/demo/kd_r34_r18_demo.py`' in report
     assert 'logits from a cache' in report and 'augmentation seed 3' in report
+    _check_resume_and_skip(runs / 'alone_s0', demo_scenes, alone0)
 
 
-def test_run_resumes_an_interrupted_run_and_skips_a_finished_one(
-        tmp_path, demo_scenes):
-    alone = PROTOCOL['students'][0]
-    wd = str(tmp_path / 'alone_s0')
-    first = bench.run_one(alone, 0, wd, 1, demo_scenes, sys.executable, None)
-    # "interrupted" after epoch 1 of a 2-epoch run: no result, no epoch_2
+def _check_resume_and_skip(finished, demo_scenes, first):
+    """A copy of the finished 1-epoch run ``finished`` "interrupted" before
+    its result (no result.json) and run for 2 epochs: it resumes from
+    epoch 1, trains epoch 2, is tested; called again it is skipped."""
+    wd = str(finished.parent / 'alone_s0_resumed')
+    shutil.copytree(finished, wd)
     os.remove(osp.join(wd, 'result.json'))
-    second = bench.run_one(alone, 0, wd, 2, demo_scenes, sys.executable, None)
+    alone = PROTOCOL['students'][0]
+    args = (alone, 0, wd, 2, demo_scenes, sys.executable, None)
+    second = bench.run_one(*args, extra=first['extra'])
     assert 'resumed epoch: 1' in open(osp.join(wd, 'run.log')).read()
     assert osp.isfile(osp.join(wd, 'epoch_2.pth'))
     assert second['wall_seconds'] > first['wall_seconds']
     mtime = osp.getmtime(osp.join(wd, 'result.json'))
-    assert bench.run_one(alone, 0, wd, 2, demo_scenes, sys.executable,
-                         None) == second
+    assert bench.run_one(*args, extra=first['extra']) == second
     assert osp.getmtime(osp.join(wd, 'result.json')) == mtime
 
 
