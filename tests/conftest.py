@@ -45,6 +45,24 @@ def write_images(folder, n, size=16, seed=0, ext='.png'):
     return names
 
 
+def check_r18_student(teacher: str, student: str, dynkd: str) -> None:
+    """Detection config ``student`` is ``teacher`` (its family's R50 config)
+    with a ResNet-18 backbone and the neck's input channels to match,
+    nothing else, and the family's dynamic-KD config ``dynkd`` distils
+    exactly that model with the same data, schedule and runtime (its own
+    hooks aside). Paths relative to the repository."""
+    from mmengine.config import Config
+    expected, got, distiller = (Config.fromfile(osp.join(ROOT, p)).to_dict()
+                                for p in (teacher, student, dynkd))
+    expected['model']['backbone']['depth'] = 18
+    expected['model']['neck']['in_channels'] = [64, 128, 256, 512]
+    assert got == expected
+    assert distiller['model'].pop('student') == got['model']
+    for key in set(got) | set(distiller):
+        if key not in ('model', 'custom_hooks'):
+            assert distiller[key] == got[key], key
+
+
 @pytest.fixture
 def make_scene_root(tmp_path):
     """Build a folder-per-class root: ``make_scene_root({'a': 5, 'b': 3})``."""

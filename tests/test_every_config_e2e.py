@@ -34,6 +34,8 @@ from mmrskd.testing import layouts
 from mmrskd.testing.checkpoints import save_runner_checkpoint
 from mmrskd.testing.demo_scenes import make_demo_scenes
 
+from .conftest import check_r18_student
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: paths relative to configs/ (``rsscn7_cpu/kd_r34_r18w8_rsscn7_cpu.py``)
 ALL_CONFIGS = sorted(
@@ -434,23 +436,12 @@ def test_every_config_is_covered():
                                   if DET_STUDENT.match(c)])
 def test_det_students_are_the_teacher_with_r18(name):
     """A detection student config is its family's R50 config with a
-    ResNet-18 backbone and the neck's input channels to match, nothing
-    else; the family's dynamic-KD config distils exactly that model with
-    that data and schedule."""
+    ResNet-18, which the family's dynamic-KD config distils (conftest's
+    check_r18_student)."""
     folder, family, data = DET_STUDENT.match(name).groups()
-    teacher = Config.fromfile(osp.join(
-        ROOT, 'configs', f'{folder}{family}_r50_fpn_{data}.py')).to_dict()
-    student = Config.fromfile(osp.join(ROOT, 'configs', name)).to_dict()
-    teacher['model']['backbone']['depth'] = 18
-    teacher['model']['neck']['in_channels'] = [64, 128, 256, 512]
-    assert student == teacher
-    dynkd = Config.fromfile(osp.join(
-        ROOT, 'configs', f'{folder}dynkd_{family}_r50_r18_{data}.py'))
-    dynkd = dynkd.to_dict()
-    assert dynkd['model'].pop('student') == student['model']
-    for key in set(student) | set(dynkd):
-        if key not in ('model', 'custom_hooks'):
-            assert dynkd[key] == student[key], key
+    check_r18_student(f'configs/{folder}{family}_r50_fpn_{data}.py',
+                      f'configs/{name}',
+                      f'configs/{folder}dynkd_{family}_r50_r18_{data}.py')
 
 
 @pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
