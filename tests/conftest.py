@@ -12,25 +12,6 @@ if ROOT not in sys.path:
 
 SHARED_DATA = osp.join(osp.dirname(ROOT), 'shared', 'data')
 
-#: the modules that train (tens of seconds per test), run first: with
-#: pytest-xdist (``make test``) the processes then end on the short unit
-#: tests together instead of one of them finishing a long training alone.
-#: Order only; each module's tests stay together (module fixtures are built
-#: once per process).
-LONG_FIRST = ('test_every_config_e2e.py', 'test_rotated.py',
-              'test_rotated_distill.py', 'test_teacher_cache.py',
-              'test_rs_benchmark.py', 'test_demo.py', 'test_reliability.py',
-              'test_distill_e2e.py', 'test_paper_configs.py', 'test_tools.py',
-              'test_det_e2e.py', 'test_det_benchmark.py',
-              'test_analysis_tools.py')
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the modules of :data:`LONG_FIRST` first (stable: the rest keep
-    their order)."""
-    rank = {name: i for i, name in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
 
 def write_images(folder, n, size=16, seed=0, ext='.png'):
     """Write ``n`` random images into ``folder``; return their names."""

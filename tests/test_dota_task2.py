@@ -322,9 +322,12 @@ def test_metric_on_patches_equals_the_reference_and_dota_merge(tmp_path):
     samples = patch_samples(dets, sizes)
     assert len(samples) > 3 * len(dets)
     from mmdet.registry import METRICS
-    metric = METRICS.build(dict(type='DOTATask2Metric', ann_dir=obb,
-                                classwise=True,
-                                task2_dir=str(tmp_path / 'task2')))
+    from mmengine.registry import DefaultScope
+    # whatever default scope an earlier test of this process left
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        metric = METRICS.build(dict(type='DOTATask2Metric', ann_dir=obb,
+                                    classwise=True,
+                                    task2_dir=str(tmp_path / 'task2')))
     metric.dataset_meta = dict(classes=CLASSES)
     for i in range(0, len(samples), 4):
         metric.process({}, samples[i:i + 4])
