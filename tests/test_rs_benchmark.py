@@ -1,6 +1,7 @@
 """run_rs_benchmark.py end to end on the generated demo scenes: every run
 trains and is tested, the report holds mean ± std per method, a second
 call resumes (skips finished runs, continues an interrupted one)."""
+import glob
 import json
 import os
 import os.path as osp
@@ -262,6 +263,66 @@ def test_archive_restores_runs_of_the_same_teacher_weights_only(
     (tmp_path / 'bad.json').write_text('[]')
     with pytest.raises(ValueError, match='bad.json: not a run archive'):
         archived.load(str(tmp_path / 'bad.json'))
+
+
+def test_archive_restores_only_runs_of_the_same_numerics(tmp_path, capsys):
+    """The same seed on another CPU kind or torch gives other weights: an
+    entry restores only where its recorded numerics are this machine's
+    (fields it lacks are not compared; no record at all never restores);
+    adding a run keeps the same experiment's entry of another machine."""
+    from tools.analysis import bench_archive as archived
+    here = archived.numerics()
+    assert set(here) == {'cpu', 'capability', 'torch'} and all(here.values())
+    other = dict(here, capability='ANOTHER_ISA')
+    assert archived.same_numerics(dict(numerics=here), here)
+    assert archived.same_numerics(
+        dict(numerics=dict(cpu=here['cpu'], torch=here['torch'])), here)
+    assert not archived.same_numerics(dict(numerics=other), here)
+    assert not archived.same_numerics(
+        dict(numerics=dict(here, torch='0.0')), here)
+    assert not archived.same_numerics({}, here)
+
+    archive = str(tmp_path / 'archive.json')
+    run = dict(key='alone', seed=0, config='c.py', options=[], extra=[],
+               top1=80.0, top5=99.0, wall_seconds=1.0)
+    archived.add(archive, run, 'fp', 30)
+    assert archived.load(archive)[0]['numerics'] == here
+    want = {'alone_s0': dict(run)}
+    assert archived.restore(archive, 'fp', str(tmp_path / 'w1'), 30, want,
+                            here=other) == []
+    assert 'not restored, recorded on another machine kind' in \
+        capsys.readouterr().out
+    assert archived.restore(archive, 'other fp', str(tmp_path / 'w1'), 30,
+                            want, ['alone_s0'], here=other) == []
+    restored = archived.restore(archive, 'fp', str(tmp_path / 'w2'), 30,
+                                want)
+    assert restored == ['alone_s0']
+    result = json.loads(
+        (tmp_path / 'w2' / 'alone_s0' / 'result.json').read_text())
+    assert result['top1'] == 80.0 and 'numerics' not in result
+
+    # recorded elsewhere with another result: both entries are kept
+    with open(archive) as f:
+        data = json.load(f)
+    data['runs'][0].update(numerics=other, top1=81.0)
+    with open(archive, 'w') as f:
+        json.dump(data, f)
+    archived.add(archive, run, 'fp', 30)
+    assert sorted(e['top1'] for e in archived.load(archive)) == [80.0, 81.0]
+    archived.add(archive, dict(run, top1=79.0), 'fp', 30)  # replaces here's
+    assert sorted(e['top1'] for e in archived.load(archive)) == [79.0, 81.0]
+
+
+def test_committed_archives_record_their_numerics():
+    """Every entry of the committed archives says on which machine kind
+    and torch it was made (otherwise it could never be restored)."""
+    from tools.analysis import bench_archive as archived
+    for path in glob.glob(osp.join(ROOT, 'docs', 'bench', '*_runs.json')):
+        entries = archived.load(path)
+        assert entries, path
+        for entry in entries:
+            assert entry['numerics'].get('cpu') and \
+                entry['numerics'].get('torch'), (path, entry)
 
 
 def test_feature_methods_read_the_feature_cache(tmp_path, monkeypatch):

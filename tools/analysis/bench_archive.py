@@ -13,6 +13,16 @@ missing seeds train; runs of any other teacher are never mixed in. A run
 that reads no teacher (the student alone) is the same experiment under
 every teacher: it is restored from the entry of any teacher.
 
+Bit-reproducibility holds on one kind of machine only: the same seed on
+another CPU (another vector instruction set: oneDNN and ATen pick other
+kernels, which sum in another order) or another torch gives other weights
+(measured: RSSCN7's student alone, seed 0, 80.71 % on the Intel Xeon
+machines, 81.07 % on an AMD EPYC without AVX-512). Every entry therefore
+records :func:`numerics` (CPU model, the instruction set PyTorch dispatches
+to, torch version) and is restored only where they are the same; a field
+an entry lacks (entries written before it existed) is not compared, and an
+entry without ``numerics`` at all is never restored.
+
 The fingerprint is a SHA-256 over the teacher checkpoint's ``state_dict``
 (names, shapes, dtypes and bytes of every tensor), not over the file:
 mmengine's checkpoints also hold timestamps and the optimizer state, which
@@ -22,7 +32,9 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
+
+from tools.analysis.bench_runs import cpu_name
 
 #: ``--cfg-options`` that name a path of one work dir (not the experiment)
 _LOCAL_OPTIONS = ('model.teacher_cache.path=', )
@@ -44,6 +56,24 @@ def weights_fingerprint(ckpt: str) -> str:
         digest.update(tensor.detach().contiguous().view(-1).view(
             torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def numerics() -> Dict[str, str]:
+    """What besides the experiment decides a run's floating-point results
+    here: ``cpu`` (model name), ``capability`` (the vector instruction set
+    PyTorch dispatches to, e.g. ``AVX2``, ``AVX512``) and ``torch``."""
+    import torch
+    return dict(cpu=cpu_name(),
+                capability=torch.backends.cpu.get_cpu_capability(),
+                torch=torch.__version__)
+
+
+def same_numerics(entry: dict, here: Dict[str, str]) -> bool:
+    """Whether ``entry`` was recorded on numerics ``here`` (a field the
+    entry lacks is not compared; no ``numerics`` at all: False)."""
+    recorded = entry.get('numerics')
+    return isinstance(recorded, dict) and all(
+        recorded.get(k) in (None, v) for k, v in here.items())
 
 
 def _experiment(result: dict, epochs: int) -> tuple:
@@ -70,10 +100,12 @@ def load(path: str) -> List[dict]:
 def add(path: str, result: dict, fingerprint: str, epochs: int) -> None:
     """Record a finished run (replacing an entry of the same experiment
     and teacher). The caller holds the work dir's report lock."""
-    entry = dict(result, epochs=epochs, teacher_sha256=fingerprint)
+    entry = dict(result, epochs=epochs, teacher_sha256=fingerprint,
+                 numerics=numerics())
     key = (_experiment(entry, epochs), fingerprint)
     runs = [r for r in load(path)
-            if (_experiment(r, r['epochs']), r['teacher_sha256']) != key]
+            if (_experiment(r, r['epochs']), r['teacher_sha256']) != key
+            or not same_numerics(r, entry['numerics'])]
     runs.append(entry)
     runs.sort(key=lambda r: (r['key'], r['seed']))
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
@@ -86,14 +118,18 @@ def add(path: str, result: dict, fingerprint: str, epochs: int) -> None:
 
 def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
             expected: Dict[str, dict],
-            teacher_free: Sequence[str] = ()) -> List[str]:
+            teacher_free: Sequence[str] = (),
+            here: Optional[Dict[str, str]] = None) -> List[str]:
     """Write ``result.json`` into ``work_dir/<name>`` for every archived run
     of teacher ``fingerprint`` that ``expected`` (run name -> the result
     fields the current call would give it: key, seed, config, options,
     extra) asks for and the work dir has not finished; return the names.
     The runs named in ``teacher_free`` read no teacher: any teacher's
-    entry of the same experiment restores them."""
-    restored = []
+    entry of the same experiment restores them. Only entries recorded on
+    numerics ``here`` (default: this machine's, :func:`numerics`) count;
+    the others are named in one printed line."""
+    here = here or numerics()
+    restored, elsewhere = [], []
     for entry in load(path):
         name = f'{entry["key"]}_s{entry["seed"]}'
         if entry['teacher_sha256'] != fingerprint and \
@@ -106,10 +142,17 @@ def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
         result_file = osp.join(work_dir, name, 'result.json')
         if osp.isfile(result_file):
             continue
+        if not same_numerics(entry, here):
+            elsewhere.append(name)
+            continue
         os.makedirs(osp.dirname(result_file), exist_ok=True)
         result = {k: v for k, v in entry.items()
-                  if k not in ('epochs', 'teacher_sha256')}
+                  if k not in ('epochs', 'teacher_sha256', 'numerics')}
         with open(result_file, 'w') as f:
             json.dump(dict(result, restored_from=path), f, indent=2)
         restored.append(name)
+    elsewhere = sorted(set(elsewhere) - set(restored))
+    if elsewhere:
+        print(f'{path}: not restored, recorded on another machine kind or '
+              f'torch (here: {here}): {", ".join(elsewhere)}', flush=True)
     return restored

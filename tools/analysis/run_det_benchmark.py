@@ -34,9 +34,9 @@ Every run is a plain ``tools/train.py`` process with its own work dir
 ``tools/test.py`` on its final checkpoint; ``result.json`` holds the test
 metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
 run is skipped later, and kept in ``--archive`` (committed,
-``docs/bench/det_benchmark_runs.json``), from which a new work dir restores
-a student alone and, once its family's teacher has trained to the same
-weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a
+``docs/bench/det_benchmark_runs.json``), from which a new work dir on the
+same kind of machine restores a student alone and, once its family's
+teacher has trained to the same weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a
 2-core CPU, so besides the epoch checkpoints an iteration checkpoint is written every 50 iterations
 (the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
 epoch: a killed run loses at most 50 iterations. After each run the report
@@ -67,7 +67,8 @@ from tools.analysis.bench_runs import (data_options, paired,  # noqa: E402
                                        run_lock, summarise)
 
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'airbus_aircraft')
-#: finished runs kept across work dirs and machines (:mod:`bench_archive`)
+#: finished runs kept across work dirs and machines of one kind
+#: (:mod:`bench_archive`)
 ARCHIVE = 'docs/bench/det_benchmark_runs.json'
 TAG = 'det_benchmark'
 START = '<!-- run_det_benchmark.py: start -->'

@@ -462,9 +462,10 @@ def parse_args(argv=None):
     parser.add_argument('--augment-seed', type=int, default=0)
     parser.add_argument('--archive', default=ARCHIVE,
                         help='JSON file that keeps every finished run with '
-                        'its teacher\'s weight fingerprint; a later call '
-                        'with the same teacher weights restores them ("" to '
-                        'switch off)')
+                        'its teacher\'s weight fingerprint and the '
+                        'machine\'s numerics; a later call with the same '
+                        'teacher weights on the same kind of machine '
+                        'restores them ("" to switch off)')
     return parser.parse_args(argv)
 
 
