@@ -271,7 +271,7 @@ def test_archive_restores_only_runs_of_the_same_numerics(tmp_path, capsys):
     (fields it lacks are not compared; no record at all never restores);
     adding a run keeps the same experiment's entry of another machine."""
     from tools.analysis import bench_archive as archived
-    here = archived.numerics()
+    here = bench_runs.numerics()
     assert set(here) == {'cpu', 'capability', 'torch'} and all(here.values())
     other = dict(here, capability='ANOTHER_ISA')
     assert archived.same_numerics(dict(numerics=here), here)

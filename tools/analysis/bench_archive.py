@@ -18,10 +18,10 @@ another CPU (another vector instruction set: oneDNN and ATen pick other
 kernels, which sum in another order) or another torch gives other weights
 (measured: RSSCN7's student alone, seed 0, 80.71 % on the Intel Xeon
 machines, 81.07 % on an AMD EPYC without AVX-512). Every entry therefore
-records :func:`numerics` (CPU model, the instruction set PyTorch dispatches
-to, torch version) and is restored only where they are the same; a field
-an entry lacks (entries written before it existed) is not compared, and an
-entry without ``numerics`` at all is never restored.
+records ``bench_runs.numerics()`` (CPU model, the instruction set PyTorch
+dispatches to, torch version) and is restored only where they are the
+same; a field an entry lacks (entries written before it existed) is not
+compared, and an entry without ``numerics`` at all is never restored.
 
 The fingerprint is a SHA-256 over the teacher checkpoint's ``state_dict``
 (names, shapes, dtypes and bytes of every tensor), not over the file:
@@ -34,7 +34,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from tools.analysis.bench_runs import cpu_name
+from tools.analysis.bench_runs import numerics
 
 #: ``--cfg-options`` that name a path of one work dir (not the experiment)
 _LOCAL_OPTIONS = ('model.teacher_cache.path=', )
@@ -56,16 +56,6 @@ def weights_fingerprint(ckpt: str) -> str:
         digest.update(tensor.detach().contiguous().view(-1).view(
             torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def numerics() -> Dict[str, str]:
-    """What besides the experiment decides a run's floating-point results
-    here: ``cpu`` (model name), ``capability`` (the vector instruction set
-    PyTorch dispatches to, e.g. ``AVX2``, ``AVX512``) and ``torch``."""
-    import torch
-    return dict(cpu=cpu_name(),
-                capability=torch.backends.cpu.get_cpu_capability(),
-                torch=torch.__version__)
 
 
 def same_numerics(entry: dict, here: Dict[str, str]) -> bool:
@@ -126,8 +116,8 @@ def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
     extra) asks for and the work dir has not finished; return the names.
     The runs named in ``teacher_free`` read no teacher: any teacher's
     entry of the same experiment restores them. Only entries recorded on
-    numerics ``here`` (default: this machine's, :func:`numerics`) count;
-    the others are named in one printed line."""
+    numerics ``here`` (default: this machine's, ``bench_runs.numerics()``)
+    count; the others are named in one printed line."""
     here = here or numerics()
     restored, elsewhere = [], []
     for entry in load(path):

@@ -301,6 +301,17 @@ def machine() -> str:
             f'{platform.python_version()}')
 
 
+def numerics() -> Dict[str, str]:
+    """What besides the experiment decides a run's floating-point results
+    on this machine: ``cpu`` (model name), ``capability`` (the vector
+    instruction set PyTorch dispatches to, e.g. ``AVX2``, ``AVX512``) and
+    ``torch`` (its version)."""
+    import torch
+    return dict(cpu=cpu_name(),
+                capability=torch.backends.cpu.get_cpu_capability(),
+                torch=torch.__version__)
+
+
 def cpu_name() -> str:
     try:
         with open('/proc/cpuinfo') as f:

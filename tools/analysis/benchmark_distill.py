@@ -48,6 +48,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
+from tools.analysis.bench_runs import numerics  # noqa: E402
 from mmrskd.models.distillers.base_distiller import build_student  # noqa: E402,E501
 from mmrskd.models.distillers.teacher import count_classes  # noqa: E402
 from mmrskd.utils.model_config import config_model  # noqa: E402
@@ -261,8 +262,7 @@ def main(argv=None) -> dict:
     result = dict(
         baseline=baseline, batch_size=args.batch_size, size=args.size,
         iters=args.iters, warmup=args.warmup, threads=args.threads,
-        machine=dict(cpu=platform.processor() or platform.machine(),
-                     torch=torch.__version__, python=platform.python_version()),
+        machine=dict(numerics(), python=platform.python_version()),
         rows=rows)
     print_table(result)
     if args.out:
