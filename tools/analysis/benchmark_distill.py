@@ -48,13 +48,13 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 import mmrskd  # noqa: E402,F401
 from mmrskd.apis import cli  # noqa: E402
-from tools.analysis.bench_runs import numerics  # noqa: E402
 from mmrskd.models.distillers.base_distiller import build_student  # noqa: E402,E501
 from mmrskd.models.distillers.teacher import count_classes  # noqa: E402
 from mmrskd.utils.model_config import config_model  # noqa: E402
 from mmrskd.models.distillers.teacher_cache import (  # noqa: E402
     VERSION as CACHE_VERSION, open_arrays, write_manifest)
 from mmrskd.testing import cls_batch, det_batch  # noqa: E402
+from tools.analysis.bench_runs import numerics  # noqa: E402
 
 STEPS = ('student', 'teacher', 'distill')
 

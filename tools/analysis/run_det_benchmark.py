@@ -36,9 +36,10 @@ metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
 run is skipped later, and kept in ``--archive`` (committed,
 ``docs/bench/det_benchmark_runs.json``), from which a new work dir on the
 same kind of machine restores a student alone and, once its family's
-teacher has trained to the same weights, a distiller (``bench_archive.py``). A run takes 40-80 min on a
-2-core CPU, so besides the epoch checkpoints an iteration checkpoint is written every 50 iterations
-(the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
+teacher has trained to the same weights, a distiller
+(``bench_archive.py``). A run takes 40-80 min on a 2-core CPU, so besides
+the epoch checkpoints an iteration checkpoint is written every 50
+iterations (the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
 epoch: a killed run loses at most 50 iterations. After each run the report
 (``--report``, by default ``docs/benchmarks.md``, a section after the
 Airbus table) is rewritten with mean and std over the finished seeds and
