@@ -42,13 +42,24 @@ ALL_CONFIGS = sorted(
     osp.relpath(p, osp.join(ROOT, 'configs'))
     for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                        recursive=True) if '_base_' not in p)
-#: the baselines on the paper datasets are the KD config of that dataset
-#: with the method's distill_losses (checked by
+#: the baselines, DKD and ISDM on the paper datasets are the KD config of
+#: that dataset with the method's distill_losses (checked by
 #: test_baseline_configs_are_kd_with_other_losses); KD's config covers the
 #: data and the teacher, the method's RSSCN7 config covers the loss in
 #: training, so they are not trained again here
 BASELINE = re.compile(r'^(dist|nkd|mlkd|ctkd|wttm|fitnet|at|rkd|crd|reviewkd'
-                      r'|sdd)_r34_r18_(nwpu|aid|ucm)\.py$')
+                      r'|sdd|dkd|isdm)_r34_r18_(nwpu|aid|ucm|rsscn7)\.py$')
+#: the ISDM ablations of UC Merced: isdm_r34_r18_ucm.py with loss options
+#: (checked, and the loss built and run with them, by
+#: test_isdm_ablations_are_the_ucm_config_with_loss_options)
+ISDM_ABLATION = {'isdm_r34_r18_ucm_fm5.py': dict(margin='fixed',
+                                                 margin_value=5.0),
+                 'isdm_r34_r18_ucm_noDM.py': dict(use_dm=False),
+                 'isdm_r34_r18_ucm_noIS.py': dict(use_is=False)}
+#: the scene students alone: the dataset's ResNet-34 config with a
+#: ResNet-18, the student that the dataset's KD config trains here (checked
+#: by test_scene_students_are_the_teacher_with_r18)
+CLS_STUDENT = re.compile(r'^resnet18_(aid|nwpu|ucm|rsscn7|rsod)\.py$')
 #: the same for the detection baselines: dynamic KD's config of the family
 #: and dataset with the method's loss instead of GD/ISD/TSA; the Airbus
 #: RetinaNet ones train here (the loss), and so does each family's Airbus
@@ -90,7 +101,8 @@ SPLIT_55 = re.compile(r'^(.+)_5-5\.py$')
 CONFIGS = [c for c in ALL_CONFIGS
            if not BASELINE.match(c) and not _det_baseline_covered(c)
            and c not in VGG_RSOD and not ROTATED.match(c)
-           and not SPLIT_55.match(c) and not DET_STUDENT.match(c)]
+           and not SPLIT_55.match(c) and not DET_STUDENT.match(c)
+           and c not in ISDM_ABLATION and not CLS_STUDENT.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
 TARGET_SIDE = dict(mmpretrain=40, mmdet=64)
@@ -392,6 +404,13 @@ def expected_metrics(cfg: Config) -> Dict[str, tuple]:
 
 
 # -------------------------------------------------------------- tests --- #
+def _load_config(config: str) -> dict:
+    """``configs/<config>`` as a plain dict, its file name left out."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
+    cfg.pop('filename', None)
+    return cfg
+
+
 def test_every_config_is_covered():
     from pathlib import Path
     configs = Path(ROOT, 'configs')  # counted another way than the glob
@@ -406,13 +425,15 @@ def test_every_config_is_covered():
     from . import test_rotated, test_rotated_distill
     rotated = test_rotated.CONFIGS + test_rotated_distill.CONFIGS + \
         tuple(test_rotated_distill.COVERED)
-    assert len(skipped) == 33 + 8 + 24 + 2 + len(set(rotated)) + 15 + 9, \
-        skipped
+    assert len(skipped) == 33 + 8 + 8 + 24 + 2 + len(set(rotated)) + 15 + \
+        9 + 3 + 5, skipped
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
             assert osp.join('configs', name) in rotated
-        elif SPLIT_55.match(name):
-            assert f'{SPLIT_55.match(name).group(1)}.py' in CONFIGS
+        elif SPLIT_55.match(name):  # its 8:2 config, trained or covered
+            ref = f'{SPLIT_55.match(name).group(1)}.py'
+            assert ref in CONFIGS or ref in ALL_CONFIGS and (
+                BASELINE.match(ref) or CLS_STUDENT.match(ref))
         elif name in VGG_RSOD:
             assert VGG_RSOD[name] in CONFIGS
             assert 'resnet34_rsod.py' in CONFIGS
@@ -420,6 +441,14 @@ def test_every_config_is_covered():
             folder, family, data = DET_STUDENT.match(name).groups()
             assert f'{folder}{family}_r50_fpn_{data}.py' in CONFIGS
             assert f'{folder}dynkd_{family}_r50_r18_{data}.py' in CONFIGS
+        elif name in ISDM_ABLATION:
+            assert 'isdm_r34_r18_ucm.py' not in CONFIGS  # covered, by
+            assert 'kd_r34_r18_ucm.py' in CONFIGS  # KD's and ISDM's
+            assert 'rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py' in CONFIGS
+        elif CLS_STUDENT.match(name):
+            data = CLS_STUDENT.match(name).group(1)
+            assert f'resnet34_{data}.py' in CONFIGS
+            assert data == 'rsod' or f'kd_r34_r18_{data}.py' in CONFIGS
         elif BASELINE.match(name):
             method, data = BASELINE.match(name).groups()
             assert f'kd_r34_r18_{data}.py' in CONFIGS
@@ -450,14 +479,8 @@ def test_split_configs_are_the_8_2_ones_at_0_5(name):
     """A 5:5 split config is its 8:2 config with train_ratio 0.5 in every
     dataloader and, for a distiller, the 5:5 teacher's config and
     checkpoint."""
-    from mmengine.config import Config
-
-    def load(config):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
-        cfg.pop('filename', None)
-        return cfg
-
-    cfg, ref = load(name), load(f'{SPLIT_55.match(name).group(1)}.py')
+    cfg, ref = _load_config(name), _load_config(
+        f'{SPLIT_55.match(name).group(1)}.py')
     for key in LOADERS:
         assert cfg[key]['dataset'].pop('train_ratio') == 0.5
         assert ref[key]['dataset'].pop('train_ratio') == 0.8
@@ -533,19 +556,14 @@ def test_det_baseline_configs_are_dynkd_with_other_losses(name):
 @pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
                                   if BASELINE.match(c)])
 def test_baseline_configs_are_kd_with_other_losses(name):
-    """A baseline's paper-dataset config is the KD config of the dataset
-    with the method's losses (its _base_/distill file's; CRD adds the
-    training set's size)."""
-    from mmengine.config import Config
+    """A baseline's (or DKD's, ISDM's) paper-dataset config is the KD config
+    of the dataset with the method's losses (its _base_/distill file's; CRD
+    adds the training set's size)."""
     method, data = BASELINE.match(name).groups()
 
-    def load(config):
-        cfg = Config.fromfile(osp.join(ROOT, 'configs', config)).to_dict()
-        cfg.pop('filename', None)
-        return cfg
-
-    cfg, kd = load(name), load(f'kd_r34_r18_{data}.py')
-    base = load(osp.join('_base_', 'distill', f'{method}_r34_r18.py'))
+    cfg, kd = _load_config(name), _load_config(f'kd_r34_r18_{data}.py')
+    base = _load_config(
+        osp.join('_base_', 'distill', f'{method}_r34_r18.py'))
     losses = cfg['model'].pop('distill_losses')
     kd['model'].pop('distill_losses')
     assert cfg == kd
@@ -554,6 +572,52 @@ def test_baseline_configs_are_kd_with_other_losses(name):
         sizes = dict(nwpu=45 * 560, aid=8000, ucm=21 * 80)
         expected['loss_crd']['num_samples'] = sizes[data]
     assert losses == expected
+
+
+@pytest.mark.parametrize('name', sorted(ISDM_ABLATION))
+def test_isdm_ablations_are_the_ucm_config_with_loss_options(name):
+    """An ISDM ablation is isdm_r34_r18_ucm.py with its loss options and
+    nothing else; the loss builds with them and gives a finite loss and
+    gradient (the RSSCN7 ISDM config trains the loss with its defaults)."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    cfg, ref = _load_config(name), _load_config('isdm_r34_r18_ucm.py')
+    loss = cfg['model']['distill_losses'].pop('loss_isdm')
+    ref_loss = ref['model']['distill_losses'].pop('loss_isdm')
+    assert cfg == ref
+    assert loss == {**ref_loss, **ISDM_ABLATION[name]}
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        module = MODELS.build(loss)
+    torch.manual_seed(0)
+    student = torch.randn(4, 21, requires_grad=True)
+    value = module(student, torch.randn(4, 21), torch.tensor([0, 3, 7, 20]))
+    total = sum(value.values()) if isinstance(value, dict) else value
+    total.backward()
+    assert torch.isfinite(total) and total > 0
+    assert torch.isfinite(student.grad).all() and student.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('name', [c for c in ALL_CONFIGS
+                                  if CLS_STUDENT.match(c)])
+def test_scene_students_are_the_teacher_with_r18(name):
+    """A scene student config is the dataset's ResNet-34 config with a
+    ResNet-18, nothing else, and the dataset's KD config (where there is
+    one) distils exactly that model with the same data, schedule and
+    runtime."""
+    data = CLS_STUDENT.match(name).group(1)
+    student, teacher = _load_config(name), _load_config(
+        f'resnet34_{data}.py')
+    assert teacher['model']['backbone'].pop('depth') == 34
+    assert student['model']['backbone'].pop('depth') == 18
+    assert student == teacher
+    if data == 'rsod':
+        return
+    kd = _load_config(f'kd_r34_r18_{data}.py')
+    student['model']['backbone']['depth'] = 18
+    assert kd.pop('model')['student'] == student.pop('model')
+    hooks = student.pop('custom_hooks', [])  # the distiller's own: export
+    assert kd.pop('custom_hooks') == hooks + [dict(type='ExportStudentHook')]
+    assert kd == student
 
 
 @pytest.mark.parametrize('name', CONFIGS)
