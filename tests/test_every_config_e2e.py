@@ -73,6 +73,14 @@ DET_BASELINE = re.compile(r'^(?:airbus/)?(fgd|pkd|cwd|mgd)_'
 #: here; the R50 config covers the plain detector's training and testing
 DET_STUDENT = re.compile(r'^((?:airbus/)?)(retinanet|faster-rcnn|fcos)'
                          r'_r18_fpn_(dota|nwpu-vhr10|airbus)\.py$')
+#: the R50 detectors (the teachers) of DOTA and NWPU VHR-10: the family's
+#: dynamic-KD config of the dataset builds and runs it as its teacher and
+#: trains its model with a ResNet-18 (the R18 config, checked by
+#: test_det_students_are_the_teacher_with_r18) on the same data; the
+#: family's Airbus R50 config covers the plain detector's training and
+#: testing
+DET_TEACHER = re.compile(r'^(retinanet|faster-rcnn|fcos)_r50_fpn_'
+                         r'(dota|nwpu-vhr10)\.py$')
 #: the loss settings' variable of _base_/distill/det_<method>.py per family
 DET_FAMILY_LOSS = {'retinanet': '', 'faster-rcnn': '_two_stage',
                    'fcos': '_anchor_free'}
@@ -102,7 +110,8 @@ CONFIGS = [c for c in ALL_CONFIGS
            if not BASELINE.match(c) and not _det_baseline_covered(c)
            and c not in VGG_RSOD and not ROTATED.match(c)
            and not SPLIT_55.match(c) and not DET_STUDENT.match(c)
-           and c not in ISDM_ABLATION and not CLS_STUDENT.match(c)]
+           and c not in ISDM_ABLATION and not CLS_STUDENT.match(c)
+           and not DET_TEACHER.match(c)]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: largest image side after shrinking, per task
 TARGET_SIDE = dict(mmpretrain=40, mmdet=64)
@@ -426,7 +435,7 @@ def test_every_config_is_covered():
     rotated = test_rotated.CONFIGS + test_rotated_distill.CONFIGS + \
         tuple(test_rotated_distill.COVERED)
     assert len(skipped) == 33 + 8 + 8 + 24 + 2 + len(set(rotated)) + 15 + \
-        9 + 3 + 5, skipped
+        9 + 3 + 5 + 6, skipped
     for name in skipped:  # each has the two configs that cover it
         if ROTATED.match(name):
             assert osp.join('configs', name) in rotated
@@ -439,12 +448,20 @@ def test_every_config_is_covered():
             assert 'resnet34_rsod.py' in CONFIGS
         elif DET_STUDENT.match(name):
             folder, family, data = DET_STUDENT.match(name).groups()
-            assert f'{folder}{family}_r50_fpn_{data}.py' in CONFIGS
+            r50 = f'{folder}{family}_r50_fpn_{data}.py'
+            assert r50 in CONFIGS or DET_TEACHER.match(r50)
             assert f'{folder}dynkd_{family}_r50_r18_{data}.py' in CONFIGS
         elif name in ISDM_ABLATION:
             assert 'isdm_r34_r18_ucm.py' not in CONFIGS  # covered, by
             assert 'kd_r34_r18_ucm.py' in CONFIGS  # KD's and ISDM's
             assert 'rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py' in CONFIGS
+        elif DET_TEACHER.match(name):
+            family, data = DET_TEACHER.match(name).groups()
+            dynkd = f'dynkd_{family}_r50_r18_{data}.py'
+            assert dynkd in CONFIGS
+            assert f'airbus/{family}_r50_fpn_airbus.py' in CONFIGS
+            assert _load_config(dynkd)['model']['teacher_cfg'] == osp.join(
+                ROOT, 'configs', name)
         elif CLS_STUDENT.match(name):
             data = CLS_STUDENT.match(name).group(1)
             assert f'resnet34_{data}.py' in CONFIGS
