@@ -21,10 +21,11 @@ demo: $(ENV_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
 # The full test suite, in TEST_WORKERS processes (pytest-xdist) on a 2-core
-# machine: 2500 tests in 14.2 min on a quiet AMD EPYC (AVX2). Each worker,
+# machine: 2494 tests in 14.2 min on a quiet AMD EPYC (AVX2), in CI's clean
+# clone (runs of the same code there vary by about 1.5 min). Each worker,
 # and every tool it starts, uses its share of the cores (tests/conftest.py;
 # OMP_NUM_THREADS set by the caller wins): with every worker on all cores
-# the same suite took 19.3 min there.
+# the suite took 19.3 min there.
 TEST_WORKERS ?= 2
 test: $(ENV_STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS)
