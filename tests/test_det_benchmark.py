@@ -97,6 +97,10 @@ def test_plan_and_run_options():
         'retinanet_teacher_s0', 'retinanet_fgd_s0', 'fcos_teacher_s0',
         'fcos_alone_s0', 'fcos_dynkd_s0', 'retinanet_fgd_s1',
         'fcos_alone_s1', 'fcos_dynkd_s1']
+    # a student alone does not need its family's teacher
+    assert [run['key'] for _, run, _ in det.plan(
+        det.PROTOCOL, [0, 1], ['fcos_alone', 'retinanet_teacher'])] == [
+            'retinanet_teacher', 'fcos_alone', 'fcos_alone']
     everything = det.plan(det.PROTOCOL, [0])
     assert len(everything) == 3 + 6 + 2 + 2
     assert {r['key'] for r in RUNS.values() if r.get('distiller')} == {

@@ -26,8 +26,9 @@ student runs with every seed of ``--seeds`` (the training seed); a
 distiller reads its family's teacher,
 ``<work dir>/<family>_teacher_s0/epoch_<max_epochs>.pth``. ``--methods``
 picks runs by key (``retinanet_alone``, ``retinanet_dynkd``,
-``retinanet_fgd``, ..., ``fcos_dynkd``); the teacher of a family with a
-picked run is always trained.
+``retinanet_fgd``, ..., ``fcos_dynkd``, ``fcos_teacher``); the teacher of
+a family with a picked distiller is always trained (a student alone does
+not need it).
 
 Every run is a plain ``tools/train.py`` process with its own work dir
 ``<work dir>/<key>_s<seed>`` (``--cfg-options randomness.seed=S``), then
@@ -244,14 +245,17 @@ def plan(protocol: dict, seeds: List[int],
          methods: Optional[List[str]] = None) -> List[Tuple[int, dict, dict]]:
     """The ``(seed, run, family)`` jobs in order: seed by seed, family by
     family, the family's teacher (seed 0, with the first seed) before its
-    students; only the runs of ``methods`` (and their families' teachers)
-    when given."""
+    students; only the runs of ``methods`` when given, and the teacher of
+    a family only when one of them is a distiller of that family (or the
+    teacher itself): a student alone does not read it."""
     jobs = []
     for i, seed in enumerate(seeds):
         for family in protocol['families']:
             runs = [run for run in [family['teacher']] + family['students']
                     if methods is None or run['key'] in methods]
-            if runs and i == 0:
+            needs_teacher = any(run.get('distiller')
+                                or run is family['teacher'] for run in runs)
+            if needs_teacher and i == 0:
                 jobs.append((0, family['teacher'], family))
             jobs += [(seed, run, family) for run in runs
                      if run is not family['teacher']]
@@ -481,7 +485,8 @@ def parse_args(argv=None):
         '(resumable).')
     bench_runs.add_common_arguments(
         parser, [r['key'] for r in all_runs(PROTOCOL)],
-        "only these runs (and their families' teachers; default: all)",
+        'only these runs (and the teachers of their distillers; default: '
+        'all)',
         'work_dirs/det_benchmark', DATA_ROOT,
         'the Airbus Aircraft Detection sample set (annotations.csv, '
         'train/, valid/)')
