@@ -289,6 +289,8 @@ def _fake_results(calls):
                       options=[], map50=map50, ap=map50 / 2, ap50=map50,
                       ap75=map50 / 3, wall_seconds=120.0)
         bench_runs.save_result(work_dir, result)
+        if run['key'].endswith('_teacher'):  # what distillers read
+            open(osp.join(work_dir, 'epoch_3.pth'), 'a').close()
         return result
 
     return run_one
@@ -396,9 +398,11 @@ def test_methods_rejects_unknown_keys(capsys):
 
 def test_archive_restores_students_alone_and_same_teacher_distillers(
         tmp_path, monkeypatch):
-    """A new work dir (a new machine) trains the teacher again; the student
-    alone comes from the archive, the distiller too when the teacher has
-    the same weights, and not when they differ."""
+    """A new work dir (a new machine of the same kind) restores the
+    student alone, and the distiller with the archived teacher's
+    weights; the teacher trains only for a distiller that has to run, and
+    when it does not train to the archived weights the restored
+    distillers train again."""
     calls, weight = [], [1.0]
     fake = _fake_results(calls)
 
@@ -415,13 +419,13 @@ def test_archive_restores_students_alone_and_same_teacher_distillers(
     archive = str(tmp_path / 'archive.json')
     methods = ['fcos_alone', 'fcos_dynkd']
 
-    def bench(name):
+    def bench(name, seeds):
         calls.clear()
-        return det.run_benchmark(det.PROTOCOL, [0], str(tmp_path / name),
+        return det.run_benchmark(det.PROTOCOL, seeds, str(tmp_path / name),
                                  str(tmp_path / 'bench.md'), 'src', 'py',
                                  methods, archive=archive)
 
-    bench('a')
+    bench('a', [0])
     assert [c[0] for c in calls] == ['fcos_teacher', 'fcos_alone',
                                      'fcos_dynkd']
     entries = {e['key']: e for e in json.load(open(archive))['runs']}
@@ -432,13 +436,28 @@ def test_archive_restores_students_alone_and_same_teacher_distillers(
     assert entries['fcos_dynkd']['teacher_sha256'] == fp
     assert entries['fcos_alone']['teacher_sha256'] is None
 
-    results = bench('b')  # same teacher weights (other metadata)
-    assert [c[0] for c in calls] == ['fcos_teacher']
-    assert results['fcos_dynkd'][0]['restored_from'] == archive
-    assert len(json.load(open(archive))['runs']) == 3
+    # a new work dir of the same machine kind: everything restores, the
+    # teacher is not trained (no distiller has to run)
+    results = bench('b', [0])
+    assert calls == []
+    assert {k: v[0]['restored_from'] for k, v in results.items()} == {
+        k: archive for k in ('fcos_teacher', 'fcos_alone', 'fcos_dynkd')}
+    # a new seed: the teacher trains (to the same weights, other
+    # metadata); seed 0's distiller stays restored
+    results = bench('b', [0, 1])
+    assert [c[:2] for c in calls] == [('fcos_teacher', 0),
+                                      ('fcos_alone', 1), ('fcos_dynkd', 1)]
+    assert 'restored_from' in results['fcos_dynkd'][0]
+    assert len(json.load(open(archive))['runs']) == 5
 
-    weight[0] = 2.0  # another teacher: its distiller trains again
-    bench('c')
-    assert [c[0] for c in calls] == ['fcos_teacher', 'fcos_dynkd']
-    assert len(json.load(open(archive))['runs']) == 4
+    # the teacher trains to other weights: the distillers restored with
+    # the archived one are dropped and train with this one
+    weight[0] = 2.0
+    bench('c', [0, 2])
+    assert [c[:2] for c in calls] == [('fcos_teacher', 0), ('fcos_dynkd', 0),
+                                      ('fcos_alone', 2), ('fcos_dynkd', 2)]
+    entries = json.load(open(archive))['runs']
+    assert [e['weights_sha256'] for e in entries
+            if e['key'] == 'fcos_teacher'] != [fp]
+    assert len(entries) == 5 + 3
 

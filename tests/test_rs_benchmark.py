@@ -197,13 +197,27 @@ def test_copies_sharing_a_work_dir_skip_a_locked_run(tmp_path, demo_scenes,
         ['--seeds', '0', '7', '--teacher-ckpt', 't.pth']
 
 
+def _teacher_files(tmp_path):
+    """t1.pth and t2.pth: the same weights with other metadata; t3.pth:
+    one weight off by 1e-6. Returns their weight fingerprints."""
+    import torch
+
+    from tools.analysis import bench_archive as archived
+    weights = dict(w=torch.arange(4.), b=torch.zeros(2, dtype=torch.int64))
+    for name, meta in (('t1.pth', 'first'), ('t2.pth', 'second')):
+        torch.save(dict(state_dict=weights, meta=dict(time=meta)),
+                   tmp_path / name)
+    torch.save(dict(state_dict=dict(weights, w=torch.arange(4.) + 1e-6)),
+               tmp_path / 't3.pth')
+    return [archived.weights_fingerprint(str(tmp_path / n))
+            for n in ('t1.pth', 't2.pth', 't3.pth')]
+
+
 def test_archive_restores_runs_of_the_same_teacher_weights_only(
         tmp_path, demo_scenes, monkeypatch):
     """--archive: a new work dir with a teacher of the same weights (another
     file: other metadata) trains only the missing seeds; a teacher with
     other weights restores nothing."""
-    import torch
-
     from tools.analysis import bench_archive as archived
     calls = []
 
@@ -214,14 +228,7 @@ def test_archive_restores_runs_of_the_same_teacher_weights_only(
 
     monkeypatch.setattr(bench, 'run_one', counting_run_one)
     archive = str(tmp_path / 'archive.json')
-    weights = dict(w=torch.arange(4.), b=torch.zeros(2, dtype=torch.int64))
-    for name, meta in (('t1.pth', 'first'), ('t2.pth', 'second')):
-        torch.save(dict(state_dict=weights, meta=dict(time=meta)),
-                   tmp_path / name)
-    torch.save(dict(state_dict=dict(weights, w=torch.arange(4.) + 1e-6)),
-               tmp_path / 't3.pth')
-    fp = [archived.weights_fingerprint(str(tmp_path / n))
-          for n in ('t1.pth', 't2.pth', 't3.pth')]
+    fp = _teacher_files(tmp_path)
     assert fp[0] == fp[1] != fp[2]
 
     _run(tmp_path / 'a', demo_scenes, [0, 1],

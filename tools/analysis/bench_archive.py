@@ -106,6 +106,19 @@ def add(path: str, result: dict, fingerprint: str, epochs: int) -> None:
     os.replace(tmp, path)
 
 
+def find(path: str, want: dict, epochs: int,
+         here: Optional[Dict[str, str]] = None) -> Optional[dict]:
+    """The archived entry of experiment ``want`` (key, seed, config,
+    options, extra) recorded on numerics ``here`` (default: this
+    machine's), under any teacher; None if there is none."""
+    here = here or numerics()
+    for entry in load(path):
+        if _experiment(entry, entry['epochs']) == _experiment(want, epochs) \
+                and same_numerics(entry, here):
+            return entry
+    return None
+
+
 def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
             expected: Dict[str, dict],
             teacher_free: Sequence[str] = (),

@@ -36,12 +36,16 @@ Every run is a plain ``tools/train.py`` process with its own work dir
 metrics (VOC mAP@0.5, COCO AP, AP50, AP75) and the wall time. A finished
 run is skipped later, and kept in ``--archive`` (committed,
 ``docs/bench/det_benchmark_runs.json``), from which a new work dir on the
-same kind of machine restores a student alone and, once its family's
-teacher has trained to the same weights, a distiller
-(``bench_archive.py``). A run takes 40-80 min on a 2-core CPU, so besides
-the epoch checkpoints an iteration checkpoint is written every 50
-iterations (the last two kept) and ``ResumableEpochBasedTrainLoop`` resumes within the
-epoch: a killed run loses at most 50 iterations. After each run the report
+same kind of machine restores it (``bench_archive.py``): a student alone
+always, a distiller when its teacher's entry from that kind of machine
+has the weights it was distilled from. A teacher is trained only when
+one of its distillers has to run (it trains to the archived weights
+there: bit-reproducible on one kind of machine; if it does not, the
+restored distillers are dropped and train again). A run takes 40-80 min
+on a 2-core CPU, so besides the epoch checkpoints an iteration checkpoint
+is written every 50 iterations (the last two kept) and
+``ResumableEpochBasedTrainLoop`` resumes within the epoch: a killed run
+loses at most 50 iterations. After each run the report
 (``--report``, by default ``docs/benchmarks.md``, a section after the
 Airbus table) is rewritten with mean and std over the finished seeds and
 the paired per-seed differences to the student alone. Several copies may
@@ -267,11 +271,11 @@ def _attempt(job: Tuple[int, dict, dict], work_dir: str, data_root: str,
     """Run ``job`` unless another copy holds it ('busy') or it is a
     distiller whose teacher is unfinished ('blocked'); 'done' otherwise."""
     seed, run, family = job
+    if _finished(job, work_dir):
+        return 'done'
     teacher_ckpt = None
     if run.get('distiller'):
-        teacher = family['teacher']
-        if bench_runs.load_result(
-                osp.join(work_dir, f'{teacher["key"]}_s0')) is None:
+        if not _finished((0, family['teacher'], family), work_dir):
             return 'blocked'
         teacher_ckpt = teacher_checkpoint(work_dir, family)
     name = f'{run["key"]}_s{seed}'
@@ -283,6 +287,84 @@ def _attempt(job: Tuple[int, dict, dict], work_dir: str, data_root: str,
         _run_archived(job, work_dir, data_root, python, archive,
                       teacher_ckpt)
     return 'done'
+
+
+def _finished(job: Tuple[int, dict, dict], work_dir: str) -> bool:
+    """Whether ``job``'s run has its result here (a teacher: and its final
+    checkpoint, which a teacher restored from the archive lacks)."""
+    seed, run, family = job
+    if bench_runs.load_result(
+            osp.join(work_dir, f'{run["key"]}_s{seed}')) is None:
+        return False
+    return run is not family['teacher'] or osp.isfile(
+        teacher_checkpoint(work_dir, family))
+
+
+def _want(run: dict, seed: int) -> dict:
+    """The result fields that make ``run`` of ``seed`` an experiment."""
+    return dict(key=run['key'], seed=seed, config=run['config'],
+                options=run.get('options', []))
+
+
+def restore_without_teachers(jobs: List[Tuple[int, dict, dict]],
+                             work_dir: str, archive: str
+                             ) -> List[Tuple[int, dict, dict]]:
+    """Restore from ``archive`` the distillers of ``jobs`` whose family's
+    teacher is archived from this kind of machine, without training it: its
+    recorded weight fingerprint stands for the weights a training here
+    gives (bit-reproducible on one kind of machine, as the students alone
+    restored from any entry assume). A teacher whose planned distillers
+    all restore is not trained (its archived result is shown); the jobs
+    left are returned. A teacher that trains here is compared with its
+    entry afterwards (:func:`_check_teacher`)."""
+    left = list(jobs)
+    for job in jobs:
+        _, teacher, family = job
+        entry = teacher is family['teacher'] and archived.find(
+            archive, _want(teacher, 0), max_epochs(teacher['config']))
+        if not entry or not entry.get('weights_sha256'):
+            continue
+        names = []
+        with run_lock(work_dir, 'report', wait=True):
+            for seed, run, fam in jobs:
+                if fam is family and run.get('distiller'):
+                    names.append(f'{run["key"]}_s{seed}')
+                    archived.restore(archive, entry['weights_sha256'],
+                                     work_dir, max_epochs(run['config']),
+                                     {names[-1]: _want(run, seed)})
+            if all(bench_runs.load_result(osp.join(work_dir, n))
+                   for n in names):
+                name = f'{teacher["key"]}_s0'
+                archived.restore(archive, None, work_dir,
+                                 max_epochs(teacher['config']),
+                                 {name: _want(teacher, 0)}, [name])
+                left.remove(job)
+        if names:
+            log(f'{family["name"]}: restored from {archive} with its '
+                f'archived teacher: {", ".join(names)}')
+    return left
+
+
+def _check_teacher(family: dict, work_dir: str, archive: str) -> None:
+    """After ``family``'s teacher trained here: if its weights differ from
+    the archived teacher's of this machine kind (bit-reproducibility
+    broken), drop the distillers restored with that one, so that no table
+    mixes two teachers; they train again with this one."""
+    teacher = family['teacher']
+    entry = archived.find(archive, _want(teacher, 0),
+                          max_epochs(teacher['config']))
+    here = _fingerprint(teacher_checkpoint(work_dir, family))
+    if not entry or entry.get('weights_sha256') in (None, here):
+        return
+    log(f'WARNING: {teacher["key"]} trained here to other weights than '
+        f'the one archived from this kind of machine; its restored '
+        'distillers are dropped and train again')
+    for run in family['students']:
+        for path in glob.glob(osp.join(work_dir, f'{run["key"]}_s*',
+                                       'result.json')):
+            result = bench_runs.load_result(osp.dirname(path))
+            if run.get('distiller') and 'restored_from' in result:
+                os.remove(path)
 
 
 def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
@@ -297,6 +379,12 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
     epochs = max_epochs(run['config'])
     is_teacher = run is family['teacher']
     fingerprint = archive and teacher_ckpt and _fingerprint(teacher_ckpt)
+    if is_teacher and not _finished(job, work_dir):
+        # its result restored from the archive, but a distiller needs
+        # its weights: train it
+        restored = osp.join(work_dir, name, 'result.json')
+        if osp.isfile(restored):
+            os.remove(restored)
     if archive and not is_teacher:
         want = dict(key=run['key'], seed=seed, config=run['config'],
                     options=run.get('options', []))
@@ -312,6 +400,8 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
             result = dict(result, weights_sha256=_fingerprint(
                 osp.join(work_dir, name, f'epoch_{epochs}.pth')))
         with run_lock(work_dir, 'report', wait=True):
+            if is_teacher:
+                _check_teacher(family, work_dir, archive)
             archived.add(archive, result, fingerprint, epochs)
     return result
 
@@ -354,6 +444,8 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     argv = argv or []
     data = prepare_data(osp.abspath(data_root), work_dir, python)
     pending = plan(protocol, seeds, methods)
+    if archive:
+        pending = restore_without_teachers(pending, work_dir, archive)
     while pending:
         blocked = []
         for job in pending:
