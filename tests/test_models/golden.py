@@ -9,6 +9,15 @@ def softmax(z, t=1.0):
     return e / e.sum(-1, keepdims=True)
 
 
+def standardize(z, eps=1e-7):
+    """Logit standardization: ``(z - mean) / (std + eps)`` per row, std
+    with divisor C - 1 (the official code's ``Tensor.std``)."""
+    z = np.asarray(z, np.float64)
+    mean = z.mean(-1, keepdims=True)
+    std = np.sqrt(((z - mean)**2).sum(-1, keepdims=True) / (z.shape[-1] - 1))
+    return (z - mean) / (std + eps)
+
+
 def kl(p, q):
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     m = p > 0

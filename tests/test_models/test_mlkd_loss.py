@@ -11,6 +11,8 @@ from mmrskd.models.losses.mlkd_loss import (MLKDLoss,
                                             below_percentile_fraction,
                                             mlkd_loss)
 
+from . import golden
+
 OFFICIAL_T = (2.0, 3.0, 4.0, 5.0, 6.0)
 
 
@@ -38,9 +40,12 @@ def _terms(zs, zt, t):
     return kl, bc, cc
 
 
-def reference(zs, zt, temps=OFFICIAL_T, pct=50.0, wi=1.0, wb=1.0, wc=1.0):
+def reference(zs, zt, temps=OFFICIAL_T, pct=50.0, wi=1.0, wb=1.0, wc=1.0,
+              ls=False):
     """Literal official semantics: each term is a scalar, then
-    ``(scalar * mask).mean()`` with ``mask = conf <= np.percentile``."""
+    ``(scalar * mask).mean()`` with ``mask = conf <= np.percentile``.
+    ``ls``: logit standardization as its official MLKD does it (Z-scored
+    logits in the instance KL only)."""
     p1 = _softmax(zt)
     conf, cls_conf = p1.max(1), p1.sum(0)
     if pct is None:
@@ -51,6 +56,8 @@ def reference(zs, zt, temps=OFFICIAL_T, pct=50.0, wi=1.0, wb=1.0, wc=1.0):
     total = 0.0
     for t in temps:
         kl, bc, cc = _terms(zs, zt, t)
+        if ls:
+            kl = _terms(golden.standardize(zs), golden.standardize(zt), t)[0]
         total += (wi * kl * mask).mean() + (wb * bc * mask).mean()
         total += (wc * cc * cmask).mean()
     return total
@@ -235,3 +242,59 @@ def test_low_precision_inputs():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=f'MLKDLoss: {match}'):
         MLKDLoss(**kwargs)
+
+
+# ------------------------------------------------- logit standardization
+LS_RECIPE = dict(temperatures=(2.0, 3.0, 5.0, 2.0, 6.0), loss_weight=9.0,
+                 logit_standardize=True)
+
+
+@pytest.mark.parametrize('n,c', [(6, 5), (8, 10), (7, 20)])
+@pytest.mark.parametrize('pct', [50.0, None])
+def test_logit_standardize_matches_official_reference(n, c, pct):
+    zs, zt, y = _batch(n, c, seed=n * 10 + c)
+    zt = zt * 2 + 1  # teacher logits of another scale
+    got = MLKDLoss(confidence_percentile=pct, **LS_RECIPE)(zs, zt, y)
+    ref = 9.0 * reference(zs.numpy(), zt.numpy(), LS_RECIPE['temperatures'],
+                          pct, ls=True)
+    assert got.item() == pytest.approx(ref, rel=1e-9)
+    # the switch changes the value, and only the instance terms see it
+    raw = 9.0 * reference(zs.numpy(), zt.numpy(), LS_RECIPE['temperatures'],
+                          pct)
+    assert got.item() != pytest.approx(raw, rel=1e-3)
+    for w in (dict(instance_weight=0), dict(batch_weight=0, class_weight=0)):
+        on = mlkd_loss(zs, zt, confidence_percentile=pct,
+                       logit_standardize=True, **w)
+        off = mlkd_loss(zs, zt, confidence_percentile=pct, **w)
+        assert (on.item() == pytest.approx(off.item(), rel=1e-12)) == \
+            ('instance_weight' in w)
+
+
+def test_logit_standardize_instance_terms_ignore_shift_and_scale():
+    zs, zt, y = _batch(8, 6, seed=11)
+    g = torch.Generator().manual_seed(12)
+    a = torch.rand(8, 1, generator=g, dtype=torch.float64) * 5 + 0.2
+    b = torch.randn(8, 1, generator=g, dtype=torch.float64) * 10
+    loss = MLKDLoss(batch_weight=0, class_weight=0,
+                    confidence_percentile=None, logit_standardize=True)
+    base = loss(zs, zt, y).item()
+    assert loss(a * zs + b, zt, y).item() == pytest.approx(base, rel=1e-6)
+    assert loss(zs, a * zt + b, y).item() == pytest.approx(base, rel=1e-6)
+    loss.logit_standardize = False  # without it the scale is seen
+    assert loss(a * zs + b, zt, y).item() != pytest.approx(
+        loss(zs, zt, y).item(), rel=1e-3)
+
+
+def test_logit_standardize_from_config_and_gradients():
+    assert _build(dict(type='MLKDLoss')).logit_standardize is False
+    loss = _build(dict(type='MLKDLoss', **LS_RECIPE))
+    assert loss.logit_standardize is True
+    zs, zt, y = _batch(6, 5, seed=13)
+    zs.requires_grad_(True)
+    zt.requires_grad_(True)
+    loss(zs, zt, y).backward()
+    assert zs.grad.abs().sum() > 0 and zt.grad is None
+    z = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(5, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda s: mlkd_loss(s, t, logit_standardize=True), (z, ))

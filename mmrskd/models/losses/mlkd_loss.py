@@ -47,6 +47,15 @@ added. On CIFAR, with this loss (all three with ``loss_weight=KD_WEIGHT``):
 ``MLKDLoss()(weak) + MLKDLoss(temperatures=(3, 4, 5), batch_weight=0,
 class_weight=0, confidence_percentile=None)(strong) + MLKDLoss(
 temperatures=(2, 6), <same>)(weak)``; on ImageNet 4 -> 1 in both sets.
+
+Optional logit standardization (Sun et al., CVPR 2024, arXiv 2403.01427;
+``MLKD`` in https://github.com/sunshangquan/logit-standardization-KD,
+``mdistiller/distillers/MLKD.py``): ``logit_standardize=True`` Z-scores both
+logits (``utils.standardize``) in the instance KL terms only, as that code
+does; the batch and class terms and the confidence factors keep the raw
+logits. Its MLKD recipe (``--logit-stand --base-temp 2 --kd-weight 9``)
+replaces ``KD.TEMPERATURE`` by 2 and ``KD_WEIGHT`` by 9:
+``temperatures=(2, 3, 5, 2, 6), loss_weight=9`` (T=2 twice).
 """
 from typing import Optional, Sequence
 
@@ -56,7 +65,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .utils import kl_rows
+from .utils import kl_rows, standardize
 
 
 def below_percentile_fraction(values: Tensor, percentile: float) -> Tensor:
@@ -72,13 +81,17 @@ def mlkd_loss(student_logits: Tensor, teacher_logits: Tensor,
               temperatures: Sequence[float] = (2.0, 3.0, 4.0, 5.0, 6.0),
               confidence_percentile: Optional[float] = 50.0,
               instance_weight: float = 1.0, batch_weight: float = 1.0,
-              class_weight: float = 1.0) -> Tensor:
+              class_weight: float = 1.0,
+              logit_standardize: bool = False) -> Tensor:
     """The MLKD distillation terms of one view (see the module docstring).
 
     Teacher logits are detached. ``confidence_percentile=None`` disables
     the official confidence factors. A term with weight 0 is not computed.
+    ``logit_standardize`` Z-scores the logits of the instance terms only.
     """
     zs, zt = student_logits, teacher_logits.detach()
+    zs_kl, zt_kl = (standardize(zs), standardize(zt)) if logit_standardize \
+        else (zs, zt)
     n, c = zs.shape
     w_s = w_c = 1.0
     if confidence_percentile is not None:
@@ -93,8 +106,10 @@ def mlkd_loss(student_logits: Tensor, teacher_logits: Tensor,
         log_pt = F.log_softmax(zt / t, dim=1)
         ps, pt = log_ps.exp(), log_pt.exp()
         if instance_weight:
-            sample_terms = sample_terms + instance_weight * t * t * kl_rows(
-                log_pt, log_ps).mean()
+            kl = kl_rows(log_pt, log_ps) if not logit_standardize else \
+                kl_rows(F.log_softmax(zt_kl / t, dim=1),
+                        F.log_softmax(zs_kl / t, dim=1))
+            sample_terms = sample_terms + instance_weight * t * t * kl.mean()
         if batch_weight:
             gram = pt @ pt.t() - ps @ ps.t()
             sample_terms = sample_terms + batch_weight * gram.pow(2).sum() / n
@@ -116,13 +131,17 @@ class MLKDLoss(nn.Module):
         batch_weight: weight of the B x B batch-level term.
         class_weight: weight of the C x C class-level term.
         loss_weight: overall weight (official ``KD_WEIGHT``: 0.9 / 0.5).
+        logit_standardize: Z-score both logits in the instance terms (logit
+            standardization; its recipe: ``temperatures=(2, 3, 5, 2, 6),
+            loss_weight=9``). Defaults to False.
     """
 
     def __init__(self,
                  temperatures: Sequence[float] = (2.0, 3.0, 4.0, 5.0, 6.0),
                  confidence_percentile: Optional[float] = 50.0,
                  instance_weight: float = 1.0, batch_weight: float = 1.0,
-                 class_weight: float = 1.0, loss_weight: float = 1.0):
+                 class_weight: float = 1.0, loss_weight: float = 1.0,
+                 logit_standardize: bool = False):
         super().__init__()
         if (not isinstance(temperatures, (tuple, list)) or not temperatures
                 or any(not t > 0 for t in temperatures)):
@@ -143,6 +162,7 @@ class MLKDLoss(nn.Module):
         self.instance_weight, self.batch_weight, self.class_weight = (
             instance_weight, batch_weight, class_weight)
         self.loss_weight = loss_weight
+        self.logit_standardize = logit_standardize
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 labels: Optional[Tensor] = None) -> Tensor:
@@ -150,4 +170,4 @@ class MLKDLoss(nn.Module):
         return self.loss_weight * mlkd_loss(
             student_logits, teacher_logits, self.temperatures,
             self.confidence_percentile, self.instance_weight,
-            self.batch_weight, self.class_weight)
+            self.batch_weight, self.class_weight, self.logit_standardize)
