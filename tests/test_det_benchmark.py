@@ -396,6 +396,22 @@ def test_methods_rejects_unknown_keys(capsys):
     assert "invalid choice: 'fcos_fgd'" in capsys.readouterr().err
 
 
+def _hashable_teachers(calls, weight):
+    """:func:`_fake_results` whose teachers write a real checkpoint of
+    weights ``weight[0]`` (and metadata that differs between calls)."""
+    fake = _fake_results(calls)
+
+    def run_one(run, seed, work_dir, *a, **k):
+        result = fake(run, seed, work_dir, *a, **k)
+        if run['key'].endswith('_teacher'):
+            torch.save(dict(state_dict=dict(w=torch.full((3, ), weight[0])),
+                            meta=dict(time=len(calls))),
+                       osp.join(work_dir, 'epoch_3.pth'))
+        return result
+
+    return run_one
+
+
 def test_archive_restores_students_alone_and_same_teacher_distillers(
         tmp_path, monkeypatch):
     """A new work dir (a new machine of the same kind) restores the
@@ -404,17 +420,7 @@ def test_archive_restores_students_alone_and_same_teacher_distillers(
     when it does not train to the archived weights the restored
     distillers train again."""
     calls, weight = [], [1.0]
-    fake = _fake_results(calls)
-
-    def run_one(run, seed, work_dir, *a, **k):
-        result = fake(run, seed, work_dir, *a, **k)
-        if run['key'].endswith('_teacher'):  # a real checkpoint to hash
-            torch.save(dict(state_dict=dict(w=torch.full((3, ), weight[0])),
-                            meta=dict(time=len(calls))),
-                       osp.join(work_dir, 'epoch_3.pth'))
-        return result
-
-    monkeypatch.setattr(det, 'run_one', run_one)
+    monkeypatch.setattr(det, 'run_one', _hashable_teachers(calls, weight))
     monkeypatch.setattr(det, 'prepare_data', lambda src, wd, py: '/d')
     archive = str(tmp_path / 'archive.json')
     methods = ['fcos_alone', 'fcos_dynkd']
