@@ -324,24 +324,25 @@ def restore_without_teachers(jobs: List[Tuple[int, dict, dict]],
             archive, _want(teacher, 0), max_epochs(teacher['config']))
         if not entry or not entry.get('weights_sha256'):
             continue
-        names = []
+        names, restored = [], []
         with run_lock(work_dir, 'report', wait=True):
             for seed, run, fam in jobs:
                 if fam is family and run.get('distiller'):
                     names.append(f'{run["key"]}_s{seed}')
-                    archived.restore(archive, entry['weights_sha256'],
-                                     work_dir, max_epochs(run['config']),
-                                     {names[-1]: _want(run, seed)})
+                    restored += archived.restore(
+                        archive, entry['weights_sha256'], work_dir,
+                        max_epochs(run['config']),
+                        {names[-1]: _want(run, seed)})
             if all(bench_runs.load_result(osp.join(work_dir, n))
                    for n in names):
                 name = f'{teacher["key"]}_s0'
-                archived.restore(archive, None, work_dir,
-                                 max_epochs(teacher['config']),
-                                 {name: _want(teacher, 0)}, [name])
+                restored += archived.restore(
+                    archive, None, work_dir, max_epochs(teacher['config']),
+                    {name: _want(teacher, 0)}, [name])
                 left.remove(job)
-        if names:
-            log(f'{family["name"]}: restored from {archive} with its '
-                f'archived teacher: {", ".join(names)}')
+        if restored:
+            log(f'{family["name"]}: restored from {archive} without '
+                f'training its teacher: {", ".join(restored)}')
     return left
 
 
