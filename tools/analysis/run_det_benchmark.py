@@ -20,7 +20,8 @@ FCOS: the teacher ``configs/airbus/<family>_r50_fpn_airbus.py`` (R50-FPN,
 trained once, seed 0), the student ``<family>_r18_fpn_airbus.py`` (R18-FPN)
 alone and with dynamic KD (``dynkd_<family>_r50_r18_airbus.py``); for
 RetinaNet also the feature baselines FGD, PKD, CWD and MGD
-(``{fgd,pkd,cwd,mgd}_retinanet_r50_r18_airbus.py``). The configs' schedule:
+(``{fgd,pkd,cwd,mgd}_retinanet_r50_r18_airbus.py``), for FCOS also dynamic
+KD with a tenth of GD's weight (``fcos_dynkd_gd01``). The configs' schedule:
 3 epochs of batch 8 from scratch, lr 0.01 with warm-up and cosine. Every
 student runs with every seed of ``--seeds`` (the training seed); a
 distiller reads its family's teacher,
@@ -103,8 +104,12 @@ log = functools.partial(bench_runs.log, tag=TAG)
 
 
 def _family(name: str, label: str,
-            baselines: Tuple[Tuple[str, str], ...] = ()) -> dict:
-    """A detector family's runs: teacher, student alone, distillers."""
+            baselines: Tuple[Tuple[str, str], ...] = (),
+            variants: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = ()
+            ) -> dict:
+    """A detector family's runs: teacher, student alone, distillers;
+    ``variants``: ``(key suffix, label, --cfg-options)`` of dynamic KD."""
+    dynkd = f'configs/airbus/dynkd_{name}_r50_r18_airbus.py'
     return dict(
         name=name, label=label,
         teacher=dict(key=f'{name}_teacher', label='teacher R50-FPN',
@@ -113,8 +118,10 @@ def _family(name: str, label: str,
             dict(key=f'{name}_alone', label='student R18-FPN alone',
                  config=f'configs/airbus/{name}_r18_fpn_airbus.py'),
             dict(key=f'{name}_dynkd', label='dynamic KD (GD + ISD + TSA)',
-                 config=f'configs/airbus/dynkd_{name}_r50_r18_airbus.py',
-                 distiller=True),
+                 config=dynkd, distiller=True),
+            *[dict(key=f'{name}_dynkd_{suffix}', label=variant_label,
+                   config=dynkd, distiller=True, options=list(options))
+              for suffix, variant_label, options in variants],
             *[dict(key=f'{name}_{method}', label=method_label,
                    config=f'configs/airbus/{method}_{name}_r50_r18_airbus.py',
                    distiller=True)
@@ -128,7 +135,11 @@ PROTOCOL = dict(
                 (('fgd', 'FGD'), ('pkd', 'PKD'), ('cwd', 'CWD'),
                  ('mgd', 'MGD'))),
         _family('faster-rcnn', 'Faster R-CNN'),
-        _family('fcos', 'FCOS'),
+        # GD's term is 77 % of the FCOS distiller's final loss (seed 0):
+        # the same distiller with a tenth of it
+        _family('fcos', 'FCOS',
+                variants=(('gd01', 'dynamic KD, GD weight 0.1',
+                           ('model.gd.loss_weight=0.1', )), )),
     ])
 
 
