@@ -102,10 +102,11 @@ def test_plan_and_run_options():
         det.PROTOCOL, [0, 1], ['fcos_alone', 'retinanet_teacher'])] == [
             'retinanet_teacher', 'fcos_alone', 'fcos_alone']
     everything = det.plan(det.PROTOCOL, [0])
-    assert len(everything) == 3 + 6 + 2 + 3
+    assert len(everything) == 3 + 6 + 2 + 4
     assert {r['key'] for r in RUNS.values() if r.get('distiller')} == {
         'retinanet_dynkd', 'retinanet_fgd', 'retinanet_pkd', 'retinanet_cwd',
-        'retinanet_mgd', 'faster-rcnn_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01'}
+        'retinanet_mgd', 'faster-rcnn_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01',
+        'fcos_dynkd_isd01'}
     assert RUNS['fcos_dynkd_gd01']['config'] == RUNS['fcos_dynkd']['config']
     assert det.run_options(RUNS['fcos_dynkd_gd01'], 0, '/d', '/t.pth')[-2:] \
         == ['model.gd.loss_weight=0.1', 'model.teacher_ckpt=/t.pth']
