@@ -378,3 +378,39 @@ def test_feature_methods_read_the_feature_cache(tmp_path, monkeypatch):
             Config.fromfile(osp.join(ROOT, runs[key]['config'])))
         assert modules and set(modules) <= held, key
         assert classifier == (key == 'sdd')
+
+
+def test_protocol_options_name_existing_settings_and_build():
+    """Every ``--cfg-options`` of the RSSCN7 protocol's runs sets a
+    setting of a part its config has (mmengine would silently add a
+    misspelt key): the parent exists, and the losses build with the value
+    (a misspelt argument name fails there)."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+    from mmpretrain.registry import MODELS
+
+    import mmrskd  # noqa: F401
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    runs = [r for r in bench.PROTOCOL['students'] if r.get('options')]
+    assert {'kd_ls', 'dkd_ls', 'mlkd_w025', 'mlkd_ls'} <= \
+        {r['key'] for r in runs}
+    for run in runs:
+        cfg = Config.fromfile(osp.join(ROOT, run['config']))
+        options = parser.parse_args(['--cfg-options',
+                                     *run['options']]).cfg_options
+        for key in options:
+            node = cfg
+            for part in key.split('.')[:-1]:
+                assert part in node, (run['key'], key)
+                node = node[part]
+        cfg.merge_from_dict(options)
+        with MODELS.switch_scope_and_registry('mmpretrain') as registry:
+            for name, loss_cfg in cfg.model.distill_losses.items():
+                loss = registry.build(loss_cfg)
+                for key, value in options.items():
+                    prefix = f'model.distill_losses.{name}.'
+                    if key.startswith(prefix):
+                        got = getattr(loss, key[len(prefix):])
+                        assert got == value, (run['key'], key, got)

@@ -125,6 +125,15 @@ PROTOCOL = dict(
         dict(key='mlkd_w025', label='MLKD (single view), weight 0.25',
              config='configs/rsscn7_cpu/mlkd_r34_r18w8_rsscn7_cpu.py',
              options=['model.distill_losses.loss_mlkd.loss_weight=0.25']),
+        # MLKD with logit standardization, its authors' MLKD recipe
+        # (--base-temp 2 --kd-weight 9: the first temperature 2, weight 9)
+        dict(key='mlkd_ls', label='MLKD (single view) + logit '
+             'standardization',
+             config='configs/rsscn7_cpu/mlkd_r34_r18w8_rsscn7_cpu.py',
+             options=['model.distill_losses.loss_mlkd.logit_standardize=True',
+                      'model.distill_losses.loss_mlkd.temperatures='
+                      '(2.0,3.0,5.0,2.0,6.0)',
+                      'model.distill_losses.loss_mlkd.loss_weight=9.0']),
         # the feature baselines, their configs' settings; through the
         # cache of the teacher features they read (FEATURE_SOURCES)
         *[dict(key=key, label=label, cache='features',
