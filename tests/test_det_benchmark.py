@@ -108,6 +108,13 @@ def test_plan_and_run_options():
         'retinanet_mgd', 'faster-rcnn_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01',
         'fcos_dynkd_isd01'}
     assert RUNS['fcos_dynkd_gd01']['config'] == RUNS['fcos_dynkd']['config']
+    from mmengine.config import Config
+    for run in RUNS.values():  # a variant overrides a setting its config has
+        for option in run.get('options', []):
+            node = Config.fromfile(osp.join(ROOT, run['config']))
+            for part in option.split('=')[0].split('.'):
+                assert part in node, (run['key'], option)
+                node = node[part]
     assert det.run_options(RUNS['fcos_dynkd_gd01'], 0, '/d', '/t.pth')[-2:] \
         == ['model.gd.loss_weight=0.1', 'model.teacher_ckpt=/t.pth']
     for run in RUNS.values():
