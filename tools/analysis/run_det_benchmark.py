@@ -361,25 +361,25 @@ def restore_without_teachers(jobs: List[Tuple[int, dict, dict]],
     return left
 
 
-def _check_teacher(family: dict, work_dir: str, archive: str) -> None:
-    """After ``family``'s teacher trained here: if its weights differ from
-    the archived teacher's of this machine kind (bit-reproducibility
-    broken), drop the distillers restored with that one, so that no table
-    mixes two teachers; they train again with this one."""
+def _check_teacher(family: dict, work_dir: str, archive: str,
+                   weights: str) -> None:
+    """After ``family``'s teacher trained here to ``weights`` (its
+    fingerprint): if they differ from the archived teacher's of this
+    machine kind (bit-reproducibility broken), drop the distillers
+    restored with that one, so that no table mixes two teachers; they
+    train again with this one."""
     teacher = family['teacher']
     entry = archived.find(archive, _want(teacher, 0),
                           max_epochs(teacher['config']))
-    here = _fingerprint(teacher_checkpoint(work_dir, family))
-    if not entry or entry.get('weights_sha256') in (None, here):
+    if not entry or entry.get('weights_sha256') in (None, weights):
         return
     log(f'WARNING: {teacher["key"]} trained here to other weights than '
         f'the one archived from this kind of machine; its restored '
         'distillers are dropped and train again')
-    for run in family['students']:
+    for run in filter(lambda r: r.get('distiller'), family['students']):
         for path in glob.glob(osp.join(work_dir, f'{run["key"]}_s*',
                                        'result.json')):
-            result = bench_runs.load_result(osp.dirname(path))
-            if run.get('distiller') and 'restored_from' in result:
+            if 'restored_from' in bench_runs.load_result(osp.dirname(path)):
                 os.remove(path)
 
 
@@ -402,8 +402,7 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
         if osp.isfile(restored):
             os.remove(restored)
     if archive and not is_teacher:
-        want = dict(key=run['key'], seed=seed, config=run['config'],
-                    options=run.get('options', []))
+        want = _want(run, seed)
         with run_lock(work_dir, 'report', wait=True):
             if archived.restore(archive, fingerprint, work_dir, epochs,
                                 {name: want},
@@ -417,7 +416,8 @@ def _run_archived(job: Tuple[int, dict, dict], work_dir: str,
                 osp.join(work_dir, name, f'epoch_{epochs}.pth')))
         with run_lock(work_dir, 'report', wait=True):
             if is_teacher:
-                _check_teacher(family, work_dir, archive)
+                _check_teacher(family, work_dir, archive,
+                               result['weights_sha256'])
             archived.add(archive, result, fingerprint, epochs)
     return result
 
