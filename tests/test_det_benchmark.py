@@ -102,11 +102,16 @@ def test_plan_and_run_options():
         det.PROTOCOL, [0, 1], ['fcos_alone', 'retinanet_teacher'])] == [
             'retinanet_teacher', 'fcos_alone', 'fcos_alone']
     everything = det.plan(det.PROTOCOL, [0])
-    assert len(everything) == 3 + 6 + 2 + 4
+    # 3-epoch teachers' families, then the 9-epoch ones (their students
+    # alone are the same runs, planned once)
+    assert len(everything) == 3 + 6 + 2 + 4 + 6 + 2 + 2
+    assert len({(s, r['key']) for s, r, _ in everything}) == len(everything)
+    baselines = ('fgd', 'pkd', 'cwd', 'mgd')
     assert {r['key'] for r in RUNS.values() if r.get('distiller')} == {
-        'retinanet_dynkd', 'retinanet_fgd', 'retinanet_pkd', 'retinanet_cwd',
-        'retinanet_mgd', 'faster-rcnn_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01',
-        'fcos_dynkd_isd01'}
+        *[f'retinanet{t}_{m}' for t in ('', '-t9e')
+          for m in ('dynkd', *baselines)],
+        'faster-rcnn_dynkd', 'faster-rcnn-t9e_dynkd', 'fcos_dynkd',
+        'fcos-t9e_dynkd', 'fcos_dynkd_gd01', 'fcos_dynkd_isd01'}
     assert RUNS['fcos_dynkd_gd01']['config'] == RUNS['fcos_dynkd']['config']
     from mmengine.config import Config
     for run in RUNS.values():  # a variant overrides a setting its config has
@@ -123,6 +128,36 @@ def test_plan_and_run_options():
     # the teacher's final epoch is read from its config
     assert det.teacher_checkpoint('/w', FAMILIES['fcos']) == \
         '/w/fcos_teacher_s0/epoch_3.pth'
+
+
+def test_nine_epoch_teachers():
+    """The 9-epoch teacher is its 3-epoch config with the schedule three
+    times as long; its family distils through the same configs into the
+    same student alone, and its distillers read epoch_9.pth."""
+    from mmengine.config import Config
+    for name in ('retinanet', 'faster-rcnn', 'fcos'):
+        short, long = FAMILIES[name], FAMILIES[f'{name}-t9e']
+        three = Config.fromfile(osp.join(ROOT, short['teacher']['config']))
+        nine = Config.fromfile(osp.join(ROOT, long['teacher']['config']))
+        assert nine.train_cfg.max_epochs == 9 and \
+            nine.train_cfg.val_interval == 3
+        warmup, cosine = nine.param_scheduler
+        assert warmup == three.param_scheduler[0]
+        assert (cosine.end, cosine.T_max) == (9, 9)
+        assert dict(cosine, end=3, T_max=3) == three.param_scheduler[1]
+        for key in ('model', 'optim_wrapper', 'train_dataloader',
+                    'val_evaluator'):
+            assert nine[key] == three[key], (name, key)
+        assert long['students'][0] == RUNS[f'{name}_alone']
+        assert [r['config'] for r in long['students'][1:]] == \
+            [r['config'] for r in short['students'][1:]
+             if not r.get('options')]
+        assert det.teacher_checkpoint('/w', long) == \
+            f'/w/{name}-t9e_teacher_s0/epoch_9.pth'
+    jobs = det.plan(det.PROTOCOL, [0, 1], ['fcos_alone', 'fcos-t9e_dynkd'])
+    assert [f'{r["key"]}_s{s}' for s, r, _ in jobs] == [
+        'fcos_alone_s0', 'fcos-t9e_teacher_s0', 'fcos-t9e_dynkd_s0',
+        'fcos_alone_s1', 'fcos-t9e_dynkd_s1']
 
 
 def test_max_epochs_is_read_from_the_config(tmp_path):

@@ -1,0 +1,7 @@
+# FCOS R50-FPN on Airbus aircraft: the teacher trained for 9 epochs instead
+# of 3 (_base_/schedules/airbus_det_9e.py), so that it is ahead of its R18-FPN
+# student; everything else is fcos_r50_fpn_airbus.py. Distil from it with
+# dynkd_fcos_r50_r18_airbus.py and model.teacher_ckpt=<its epoch_9.pth>.
+_base_ = ['./fcos_r50_fpn_airbus.py', '../_base_/schedules/airbus_det_9e.py']
+train_cfg = {{_base_.airbus_det_9e.train_cfg}}
+param_scheduler = {{_base_.airbus_det_9e.param_scheduler}}
