@@ -44,7 +44,9 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     real = bench.run_one
     monkeypatch.setattr(bench, 'run_one', lambda run, seed, *a, **k: (
         _fake_run_one if seed == 1 else real)(run, seed, *a, **k))
-    results = _run(tmp_path, demo_scenes, [0, 1], augment_seed=3)
+    results = _run(tmp_path, demo_scenes, [0, 1], augment_seed=3,
+                   archive=str(tmp_path / 'archive.json'),
+                   published=str(tmp_path / 'published'))
     assert {k: sorted(r['seed'] for r in v) for k, v in results.items()} == \
         {'teacher': [0], 'alone': [0, 1], 'kd': [0, 1]}
     runs = tmp_path / 'runs'
@@ -86,6 +88,32 @@ def test_benchmark_runs_all_seeds_and_reports_mean_std(tmp_path,
     assert '`configs/demo/kd_r34_r18_demo.py`' in report
     assert 'logits from a cache' in report and 'augmentation seed 3' in report
     _check_resume_and_skip(runs / 'alone_s0', demo_scenes, alone0)
+    _check_published(tmp_path, demo_scenes, kd0, results['teacher'][0])
+
+
+def _check_published(tmp_path, demo_scenes, kd0, teacher):
+    """The teacher's logits were published (no published ones before);
+    a KD run reading them, without a teacher checkpoint, is the KD run
+    that read the work dir's cache, bit for bit."""
+    from tools.analysis import bench_archive as archived
+    from tools.analysis import bench_cache
+    published = bench_cache.load(str(tmp_path / 'published'))
+    assert published['teacher'] == teacher
+    fingerprint = archived.weights_fingerprint(
+        str(tmp_path / 'runs' / 'teacher_s0' / 'epoch_1.pth'))
+    assert published['weights_sha256'] == fingerprint
+    entries = {(e['key'], e['seed']): e
+               for e in archived.load(str(tmp_path / 'archive.json'))}
+    assert entries[('kd', 0)]['cache_sha256'] == published['logits_sha256']
+    assert 'cache_sha256' not in entries[('alone', 0)]
+    kd = PROTOCOL['students'][1]
+    wd = str(tmp_path / 'kd_published')
+    again = bench.run_one(kd, 0, wd, 1, demo_scenes, sys.executable,
+                          bench.NO_CHECKPOINT, extra=[
+                              kd0['extra'][0],
+                              f'model.teacher_cache.path={published["path"]}'])
+    assert (again['top1'], again['top5']) == (kd0['top1'], kd0['top5'])
+    assert "teacher_ckpt=None" in open(osp.join(wd, 'run.log')).read()
 
 
 def _check_resume_and_skip(finished, demo_scenes, first):
@@ -414,3 +442,97 @@ def test_protocol_options_name_existing_settings_and_build():
                     if key.startswith(prefix):
                         got = getattr(loss, key[len(prefix):])
                         assert got == value, (run['key'], key, got)
+
+
+def _synthetic_cache(path, seed=0):
+    """A complete logits-only teacher cache of 2 epochs x 3 samples x 4
+    classes (the layout tools/cache_teacher.py writes)."""
+    from mmrskd.models.distillers import teacher_cache as tc
+    manifest = dict(version=tc.VERSION, epochs=2, num_samples=3,
+                    num_classes=4, dtype='fp16', seed=seed, replay_key='k',
+                    hashes={}, sources={}, classifier=False)
+    os.makedirs(path)
+    logits, done = tc.open_arrays(str(path), manifest, 'w+')
+    logits[:] = 0.5
+    done[:] = True
+    logits.flush()
+    done.flush()
+    tc.write_manifest(str(path), manifest)
+    return str(path)
+
+
+def _archive_elsewhere(archive, extra, shared, monkeypatch):
+    """Archive runs of teacher 'fpA' recorded on another machine kind
+    (returned): seed 0 alone and KD with the published logits' hash, KD
+    seed 1 with other logits, KD seed 2 without a hash."""
+    from tools.analysis import bench_archive as archived
+    other = dict(bench_runs.numerics(), cpu='Another CPU')
+    kd, alone = PROTOCOL['students'][1], PROTOCOL['students'][0]
+    with monkeypatch.context() as patch:
+        patch.setattr(archived, 'numerics', lambda: other)
+        for run, seed, run_extra, fields in (
+                (alone, 0, extra[:1], {}),
+                (kd, 0, extra, dict(cache_sha256=shared['logits_sha256'])),
+                (kd, 1, extra, dict(cache_sha256='other logits')),
+                (kd, 2, extra, {})):
+            archived.add(archive, dict(
+                key=run['key'], seed=seed, config=run['config'],
+                options=run.get('options', []), extra=run_extra,
+                top1=60.0 + seed, top5=99.0, wall_seconds=1.0, **fields),
+                'fpA', 1)
+    return other
+
+
+def test_published_logits_replace_the_teacher_on_any_machine_kind(
+        tmp_path, demo_scenes, monkeypatch):
+    """A call through the published logits trains no teacher; it restores
+    the archived runs that read those logits and the students alone from
+    any machine kind (not a run that read other logits, nor one recorded
+    without the logits' hash on another kind than theirs); its distillers
+    get no teacher checkpoint and the published cache."""
+    from tools.analysis import bench_archive as archived
+    from tools.analysis import bench_cache
+    from mmrskd.models.distillers.teacher_cache import TeacherCacheError
+    teacher = dict(key='teacher', seed=0, config='t.py', top1=90.0,
+                   top5=99.0, wall_seconds=5.0)
+    dest = str(tmp_path / 'published')
+    shared = bench_cache.publish(_synthetic_cache(tmp_path / 'c'), dest,
+                                 teacher, 'fpA')
+    assert shared['teacher'] == teacher and shared['augment_seed'] == 0
+    archive = str(tmp_path / 'archive.json')
+    extra = ['train_dataloader.sampler.augment_seed=0',
+             f'model.teacher_cache.path={dest}']
+    other = _archive_elsewhere(archive, extra, shared, monkeypatch)
+    kd = PROTOCOL['students'][1]
+    calls = []
+
+    def fake(run, seed, work_dir, *a, **k):
+        if not osp.isfile(osp.join(work_dir, 'result.json')):
+            calls.append((run['key'], seed, a[3], k.get('extra')))
+        return _fake_run_one(run, seed, work_dir, *a, **k)
+
+    monkeypatch.setattr(bench, 'run_one', fake)
+    results = _run(tmp_path, demo_scenes, [0, 1, 2], augment_seed=0,
+                   archive=archive, published=dest)
+    assert [c[:2] for c in calls] == [('alone', 1), ('kd', 1), ('alone', 2),
+                                      ('kd', 2)]
+    assert calls[1][2:] == (bench.NO_CHECKPOINT, extra)
+    assert results['teacher'][0]['top1'] == 90.0
+    assert results['kd'][0]['recorded_on'] == other
+    new = [e for e in archived.load(archive) if e['seed'] == 1 and
+           e['numerics'] == bench_runs.numerics()]
+    assert {e['key']: e.get('cache_sha256') for e in new} == {
+        'alone': None, 'kd': shared['logits_sha256']}
+    assert 'several machine kinds' in (tmp_path / 'bench.md').read_text()
+
+    # the teacher trains where a job needs more than its logits, or the
+    # cache is of another augmentation seed; a damaged one is refused
+    online = dict(kd, key='kd_online', online_teacher=True)
+    assert bench._usable_cache(dest, 0, None, [(0, kd)])
+    assert not bench._usable_cache(dest, 0, None, [(0, kd), (0, online)])
+    assert not bench._usable_cache(dest, 5, None, [(0, kd)])
+    assert not bench._usable_cache(dest, 0, 't.pth', [(0, kd)])
+    with open(osp.join(dest, 'logits.npy'), 'ab') as f:
+        f.write(b'x')
+    with pytest.raises(TeacherCacheError, match='not the one teacher.json'):
+        bench_cache.load(dest)

@@ -32,7 +32,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from tools.analysis.bench_runs import numerics
 
@@ -122,7 +122,9 @@ def find(path: str, want: dict, epochs: int,
 def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
             expected: Dict[str, dict],
             teacher_free: Sequence[str] = (),
-            here: Optional[Dict[str, str]] = None) -> List[str]:
+            here: Optional[Dict[str, str]] = None,
+            portable: Callable[[dict], bool] = lambda entry: False
+            ) -> List[str]:
     """Write ``result.json`` into ``work_dir/<name>`` for every archived run
     of teacher ``fingerprint`` that ``expected`` (run name -> the result
     fields the current call would give it: key, seed, config, options,
@@ -130,7 +132,10 @@ def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
     The runs named in ``teacher_free`` read no teacher: any teacher's
     entry of the same experiment restores them. Only entries recorded on
     numerics ``here`` (default: this machine's, ``bench_runs.numerics()``)
-    count; the others are named in one printed line."""
+    count, and those for which ``portable`` is true (a distiller that read
+    a published teacher cache, :mod:`bench_cache`); the others are named in
+    one printed line. A restored result keeps the numerics it was recorded
+    on (``recorded_on``)."""
     here = here or numerics()
     restored, elsewhere = [], []
     for entry in load(path):
@@ -145,14 +150,15 @@ def restore(path: str, fingerprint: str, work_dir: str, epochs: int,
         result_file = osp.join(work_dir, name, 'result.json')
         if osp.isfile(result_file):
             continue
-        if not same_numerics(entry, here):
+        if not same_numerics(entry, here) and not portable(entry):
             elsewhere.append(name)
             continue
         os.makedirs(osp.dirname(result_file), exist_ok=True)
         result = {k: v for k, v in entry.items()
                   if k not in ('epochs', 'teacher_sha256', 'numerics')}
         with open(result_file, 'w') as f:
-            json.dump(dict(result, restored_from=path), f, indent=2)
+            json.dump(dict(result, restored_from=path,
+                           recorded_on=entry.get('numerics')), f, indent=2)
         restored.append(name)
     elsewhere = sorted(set(elsewhere) - set(restored))
     if elsewhere:

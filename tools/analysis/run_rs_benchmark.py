@@ -43,23 +43,44 @@ then share the augmentation seed ``--augment-seed`` (default 0): seeds
 differ in initialisation and sample order, and each seed's runs see the
 same augmented images, so the per-seed differences are paired on those
 too.
+
+``--published-logits`` (default ``docs/bench/rsscn7_teacher_logits``,
+:mod:`bench_cache`): the teacher's logits cache, published once with the
+teacher's result and weight fingerprint. A teacher retrains to the same
+weights only on the kind of machine that trained it; through the
+published logits (with ``--teacher-cache``) the logit distillers run on
+any machine without the teacher, and the archived runs that read these
+logits (and the students alone) are restored whatever machine kind
+recorded them: every distiller of the table read the same teacher. The
+feature methods and the two-view MLKD read the teacher itself, so a call
+with one of them trains it. The first call that builds a logits cache
+publishes it there when the folder is empty (commit it).
 """
 import argparse
+import collections
 import functools
 import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
-from tools.analysis import bench_runs  # noqa: E402
+from mmrskd.models.distillers.teacher_cache import (  # noqa: E402
+    LOGITS, file_sha256)
 from tools.analysis import bench_archive as archived  # noqa: E402
+from tools.analysis import bench_cache, bench_runs  # noqa: E402
 from tools.analysis.bench_runs import (  # noqa: E402
     data_options, paired, per_seed_diffs, reproduce_args, run_lock, summarise)
 DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'RSSCN7_256')
 ARCHIVE = 'docs/bench/rs_benchmark_runs.json'
+#: the published teacher logits (:mod:`bench_cache`)
+PUBLISHED = 'docs/bench/rsscn7_teacher_logits'
+#: ``model.teacher_ckpt`` of a distiller reading the published logits: no
+#: checkpoint to check them against (mmengine reads ``None``); the cache
+#: checks the data and augmentation itself
+NO_CHECKPOINT = 'None'
 
 ISDM = 'configs/rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py'
 DKD = 'configs/rsscn7_cpu/dkd_r34_r18w8_rsscn7_cpu.py'
@@ -254,7 +275,8 @@ def _header(name: str, results: Dict[str, List[dict]],
         '"vs alone" and "vs KD" are the per-seed differences in top-1 to '
         'the student alone and to KD (same seed): mean ± std [95 % '
         "confidence interval of the mean, Student's t]; an interval that "
-        'excludes 0 is a significant difference.' + _cache_note(results))
+        'excludes 0 is a significant difference.' + _cache_note(results)
+        + _kinds_note(results))
 
 
 def _table(runs: List[dict], results: Dict[str, List[dict]]) -> List[str]:
@@ -316,14 +338,35 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
         return ''
     features = any(o.startswith('model.teacher_cache.path=') and
                    o.endswith('teacher_cache_features') for o in extra)
+    published = any(o.startswith('model.teacher_cache.path=') and
+                    o.endswith(osp.basename(PUBLISHED)) for o in extra)
     return (' The distillers read the teacher\'s logits'
             + (' (the feature methods also its features, stored in fp32: '
                'their runs are the online teacher\'s bit for bit)'
                if features else '') + ' from a cache '
-            '(`--teacher-cache`, built once by `tools/cache_teacher.py`); '
+            '(`--teacher-cache`, built once by `tools/cache_teacher.py`'
+            + (f'; published in `{PUBLISHED}`, read without training the '
+               'teacher again' if published else '') + '); '
             f'every run uses augmentation seed {", ".join(seeds)}, so seeds '
             'differ in initialisation and sample order, and the runs of a '
             'seed see the same augmented images.')
+
+
+def _kinds_note(results: Dict[str, List[dict]]) -> str:
+    """The report's sentence on the machine kinds of its runs (restored
+    runs keep theirs; the others are this machine's), if several."""
+    here = bench_runs.numerics()
+    kinds = collections.Counter(
+        '{cpu} ({capability})'.format(**dict(here, **(r.get('recorded_on')
+                                                      or {})))
+        for rs in results.values() for r in rs
+        if r.get('restored_from') is None or r.get('recorded_on'))
+    if len(kinds) < 2:
+        return ''
+    return (' The runs were recorded on several machine kinds (a run is '
+            'bit-reproducible on its own kind only; the distillers all read '
+            'the same published teacher logits): ' + ', '.join(
+                f'{kind} {n}' for kind, n in kinds.most_common()) + '.')
 
 
 def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
@@ -354,10 +397,14 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
                   argv: Optional[List[str]] = None,
                   teacher_ckpt: Optional[str] = None,
                   augment_seed: Optional[int] = None,
-                  archive: Optional[str] = None) -> Dict:
+                  archive: Optional[str] = None,
+                  published: Optional[str] = None) -> Dict:
     """Run (or resume) every seed of every student; ``augment_seed`` not
     None: through one teacher-output cache (module docstring); ``archive``:
-    the JSON file that keeps finished runs (:mod:`bench_archive`)."""
+    the JSON file that keeps finished runs (:mod:`bench_archive`);
+    ``published``: the folder of the published teacher-logit cache
+    (:mod:`bench_cache`): read instead of a teacher when no job needs the
+    teacher itself, written when none is there yet."""
     if not osp.isdir(data_root):
         raise FileNotFoundError(
             f'RSSCN7 not found at "{data_root}" (expected the dataset as it '
@@ -365,6 +412,35 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
             '--data-root.')
     os.makedirs(work_dir, exist_ok=True)
     argv = argv or []
+    jobs = [(seed, run) for seed in seeds  # a seed's methods, then the next
+            for run in protocol['students']
+            if methods is None or run['key'] in methods]
+    shared = _usable_cache(published, augment_seed, teacher_ckpt, jobs)
+    if shared:
+        protocol, fingerprint = _from_published(shared, augment_seed,
+                                                protocol, work_dir, archive,
+                                                jobs)
+        teacher_ckpt = NO_CHECKPOINT
+    else:
+        teacher_ckpt = _teacher(protocol, work_dir, data_root, python,
+                                teacher_ckpt)
+        if augment_seed is not None:
+            protocol = _with_caches(protocol, jobs, work_dir, data_root,
+                                    python, teacher_ckpt, augment_seed)
+        fingerprint = _restore(archive, teacher_ckpt, protocol, work_dir,
+                               jobs)
+        _publish(published, protocol, work_dir, fingerprint)
+    for seed, run in jobs:
+        _run_job(protocol, seed, run, work_dir, data_root, python,
+                 teacher_ckpt, archive, fingerprint)
+        _report(protocol, work_dir, report, argv)
+    return _report(protocol, work_dir, report, argv)[0]
+
+
+def _teacher(protocol: dict, work_dir: str, data_root: str, python: str,
+             teacher_ckpt: Optional[str]) -> str:
+    """Train (or test the given ``teacher_ckpt`` of) the protocol's
+    teacher; return its checkpoint."""
     teacher = protocol['teacher']
     epochs = teacher.get('epochs', protocol['epochs'])
     if teacher_ckpt is not None and not osp.isfile(teacher_ckpt):
@@ -373,32 +449,99 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
     with run_lock(work_dir, 'teacher_s0', wait=True):  # students need it
         t = run_one(teacher, 0, osp.join(work_dir, 'teacher_s0'), epochs,
                     data_root, python, None, trained=teacher_ckpt)
-    teacher_ckpt = teacher_ckpt or osp.join(work_dir, 'teacher_s0',
-                                            f'epoch_{epochs}.pth')
     log(f'teacher top-1 {t["top1"]:.2f}')
-    jobs = [(seed, run) for seed in seeds  # a seed's methods, then the next
-            for run in protocol['students']
-            if methods is None or run['key'] in methods]
-    if augment_seed is not None:
-        protocol = _with_caches(protocol, jobs, work_dir, data_root, python,
-                                teacher_ckpt, augment_seed)
-    fingerprint = _restore(archive, teacher_ckpt, protocol, work_dir, jobs)
-    for seed, run in jobs:
-        name = f'{run["key"]}_s{seed}'
-        with run_lock(work_dir, name, wait=False) as mine:
-            if not mine:
-                log(f'{run["key"]} seed {seed} is being run by another '
-                    'copy; skipped')
-                continue
-            result = run_one(run, seed, osp.join(work_dir, name),
-                             protocol['epochs'], data_root, python,
-                             teacher_ckpt if run['key'] != 'alone' else None,
-                             extra=_extra(protocol, run))
-        if fingerprint is not None and 'restored_from' not in result:
-            with run_lock(work_dir, 'report', wait=True):
-                archived.add(archive, result, fingerprint, protocol['epochs'])
-        _report(protocol, work_dir, report, argv)
-    return _report(protocol, work_dir, report, argv)[0]
+    return teacher_ckpt or osp.join(work_dir, 'teacher_s0',
+                                    f'epoch_{epochs}.pth')
+
+
+def _run_job(protocol: dict, seed: int, run: dict, work_dir: str,
+             data_root: str, python: str, teacher_ckpt: str,
+             archive: Optional[str], fingerprint: Optional[str]) -> None:
+    """Run one job unless another copy holds it; archive its result with
+    the hash of the teacher logits it read (``cache_sha256``)."""
+    name = f'{run["key"]}_s{seed}'
+    with run_lock(work_dir, name, wait=False) as mine:
+        if not mine:
+            log(f'{run["key"]} seed {seed} is being run by another copy; '
+                'skipped')
+            return
+        result = run_one(run, seed, osp.join(work_dir, name),
+                         protocol['epochs'], data_root, python,
+                         teacher_ckpt if run['key'] != 'alone' else None,
+                         extra=_extra(protocol, run))
+    if fingerprint is not None and 'restored_from' not in result:
+        cache = (protocol.get('caches') or {}).get(run.get('cache', 'logits'))
+        if any(o.startswith('model.teacher_cache.path=')
+               for o in _extra(protocol, run)):  # it read that cache
+            result = dict(result, cache_sha256=file_sha256(
+                osp.join(cache['path'], LOGITS)))
+        with run_lock(work_dir, 'report', wait=True):
+            archived.add(archive, result, fingerprint, protocol['epochs'])
+
+
+def _needs_teacher(run: dict) -> bool:
+    """Whether ``run`` reads more of the teacher than its logits (the
+    teacher's features, or the online teacher)."""
+    return run.get('cache') == 'features' or bool(run.get('online_teacher'))
+
+
+def _usable_cache(published: Optional[str], augment_seed: Optional[int],
+                  teacher_ckpt: Optional[str],
+                  jobs: List[Tuple[int, dict]]) -> Optional[dict]:
+    """The published cache, when the call can run on it alone: through a
+    cache (``augment_seed``) of its augmentation seed, without a teacher
+    checkpoint of its own, and no job reading more than the logits."""
+    shared = bench_cache.load(published) if augment_seed is not None \
+        else None
+    if not shared or teacher_ckpt is not None:
+        return None
+    if shared['augment_seed'] not in (None, augment_seed):  # None: any
+        log(f'{published} holds augmentation seed {shared["augment_seed"]}'
+            f', not {augment_seed}: the teacher trains here')
+        return None
+    needs = sorted({run['key'] for _, run in jobs if _needs_teacher(run)})
+    if needs:
+        log(f'{", ".join(needs)} read the teacher itself: it trains here '
+            f'(the logits of {published} serve when it trains to their '
+            'weights, on the machine kind that computed them)')
+        return None
+    return shared
+
+
+def _from_published(shared: dict, augment_seed: int, protocol: dict,
+                    work_dir: str, archive: Optional[str],
+                    jobs: List[Tuple[int, dict]]) -> Tuple[dict, str]:
+    """The protocol reading the published logits, its teacher's result
+    restored; the archived runs that read those logits restored whatever
+    machine kind recorded them (and the students alone beside them)."""
+    teacher = osp.join(work_dir, 'teacher_s0')
+    if bench_runs.load_result(teacher) is None:
+        os.makedirs(teacher, exist_ok=True)
+        bench_runs.save_result(teacher, dict(
+            shared['teacher'], restored_from=shared['path']))
+    log(f'teacher logits from {shared["path"]} (teacher top-1 '
+        f'{shared["teacher"]["top1"]:.2f}, weights '
+        f'{shared["weights_sha256"][:8]}...); the teacher is not trained')
+    cache = dict(path=shared['path'], augment_seed=augment_seed)
+    protocol = dict(protocol, caches=dict(logits=cache))
+    fingerprint = shared['weights_sha256']
+    _restore(archive, None, protocol, work_dir, jobs, fingerprint,
+             lambda e: e['key'] == 'alone'
+             or bench_cache.read_these_logits(e, shared))
+    return protocol, fingerprint
+
+
+def _publish(published: Optional[str], protocol: dict, work_dir: str,
+             fingerprint: Optional[str]) -> None:
+    """Publish the logits cache built here when none is published yet."""
+    cache = (protocol.get('caches') or {}).get('logits')
+    if not published or not cache or fingerprint is None or \
+            bench_cache.load(published):
+        return
+    teacher = bench_runs.load_result(osp.join(work_dir, 'teacher_s0'))
+    bench_cache.publish(cache['path'], published, teacher, fingerprint)
+    log(f'published the teacher logits in {published} (commit it: later '
+        'calls on any machine read them instead of training the teacher)')
 
 
 def _with_caches(protocol: dict, jobs: List[Tuple[int, dict]],
@@ -429,14 +572,21 @@ def _extra(protocol: dict, run: dict) -> List[str]:
                          distiller and not run.get('online_teacher'))
 
 
-def _restore(archive: Optional[str], teacher_ckpt: str, protocol: dict,
-             work_dir: str, jobs: List[Tuple[int, dict]]) -> Optional[str]:
-    """Restore the archived runs of this teacher that ``jobs`` asks for;
-    return the teacher's fingerprint (None: no archive, or no checkpoint
-    file to fingerprint)."""
-    if not archive or not osp.isfile(teacher_ckpt):
+def _restore(archive: Optional[str], teacher_ckpt: Optional[str],
+             protocol: dict, work_dir: str, jobs: List[Tuple[int, dict]],
+             fingerprint: Optional[str] = None,
+             portable: Callable[[dict], bool] = lambda entry: False
+             ) -> Optional[str]:
+    """Restore the archived runs of this teacher (``fingerprint``, or that
+    of ``teacher_ckpt``) that ``jobs`` asks for (recorded on this machine
+    kind, or ``portable``); return the fingerprint (None: no archive, or
+    no checkpoint file to fingerprint)."""
+    if not archive:
         return None
-    fingerprint = archived.weights_fingerprint(teacher_ckpt)
+    if fingerprint is None:
+        if not osp.isfile(teacher_ckpt):
+            return None
+        fingerprint = archived.weights_fingerprint(teacher_ckpt)
     expected = {f'{run["key"]}_s{seed}': dict(
         key=run['key'], seed=seed, config=run['config'],
         options=run.get('options', []), extra=_extra(protocol, run))
@@ -445,7 +595,8 @@ def _restore(archive: Optional[str], teacher_ckpt: str, protocol: dict,
                     if run['key'] == 'alone']
     with run_lock(work_dir, 'report', wait=True):
         names = archived.restore(archive, fingerprint, work_dir,
-                                 protocol['epochs'], expected, teacher_free)
+                                 protocol['epochs'], expected, teacher_free,
+                                 portable=portable)
     if names:
         log(f'restored {len(names)} finished runs (of this teacher, or '
             f'reading none) from '
@@ -475,6 +626,12 @@ def parse_args(argv=None):
                         'machine\'s numerics; a later call with the same '
                         'teacher weights on the same kind of machine '
                         'restores them ("" to switch off)')
+    parser.add_argument('--published-logits', default=PUBLISHED,
+                        help='folder of the published teacher logits '
+                        '(bench_cache.py): with --teacher-cache the logit '
+                        'distillers read them and the teacher is not '
+                        'trained; a teacher trained here publishes its '
+                        'logits there if it is empty ("" to switch off)')
     return parser.parse_args(argv)
 
 
@@ -489,7 +646,7 @@ def main(argv=None):
                   bench_runs.shown_argv(argv),
                   args.teacher_ckpt,
                   args.augment_seed if args.teacher_cache else None,
-                  args.archive)
+                  args.archive, args.published_logits)
 
 
 if __name__ == '__main__':
