@@ -533,10 +533,19 @@ def _from_published(shared: dict, augment_seed: int, protocol: dict,
 
 def _publish(published: Optional[str], protocol: dict, work_dir: str,
              fingerprint: Optional[str]) -> None:
-    """Publish the logits cache built here when none is published yet."""
+    """Publish the logits cache built here when none is published yet;
+    warn when the published one is of another teacher."""
     cache = (protocol.get('caches') or {}).get('logits')
-    if not published or not cache or fingerprint is None or \
-            bench_cache.load(published):
+    if not published or not cache or fingerprint is None:
+        return
+    shared = bench_cache.load(published)
+    if shared:
+        if shared['weights_sha256'] != fingerprint:
+            log(f'WARNING: the teacher here has other weights than the one '
+                f'published in {published} ({fingerprint[:8]}... vs '
+                f'{shared["weights_sha256"][:8]}..., trained on '
+                f'{shared["numerics"]}): this table is of this teacher, '
+                'and its distillers train again')
         return
     teacher = bench_runs.load_result(osp.join(work_dir, 'teacher_s0'))
     bench_cache.publish(cache['path'], published, teacher, fingerprint)
