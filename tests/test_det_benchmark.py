@@ -154,6 +154,16 @@ def test_nine_epoch_teachers():
              if not r.get('options')]
         assert det.teacher_checkpoint('/w', long) == \
             f'/w/{name}-t9e_teacher_s0/epoch_9.pth'
+    # the report shows a 9-epoch family once a run of its own finished
+    alone = dict(key='fcos_alone', seed=0, map50=60.0, ap=30.0, ap75=20.0,
+                 wall_seconds=60.0)
+    results = {'fcos_alone': [alone]}
+    text = det.write_report(det.PROTOCOL, results, [0], None, [])
+    assert '#### FCOS\n' in text and 'teacher of 9 epochs' not in text
+    results['fcos-t9e_teacher'] = [dict(alone, key='fcos-t9e_teacher')]
+    text = det.write_report(det.PROTOCOL, results, [0], None, [])
+    assert '#### FCOS, teacher of 9 epochs' in text
+    assert '| teacher R50-FPN, 9 epochs | fcos_r50_fpn_9e_airbus.py |' in text
     jobs = det.plan(det.PROTOCOL, [0, 1], ['fcos_alone', 'fcos-t9e_dynkd'])
     assert [f'{r["key"]}_s{s}' for s, r, _ in jobs] == [
         'fcos_alone_s0', 'fcos-t9e_teacher_s0', 'fcos-t9e_dynkd_s0',

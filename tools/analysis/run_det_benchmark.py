@@ -131,6 +131,7 @@ def _family(name: str, label: str,
         label = f'{label}, teacher of {teacher_epochs} epochs'
     return dict(
         name=key, label=label, teacher=teacher,
+        shares_alone=bool(teacher_epochs),
         students=[
             dict(key=f'{name}_alone', label='student R18-FPN alone',
                  config=f'configs/airbus/{name}_r18_fpn_airbus.py'),
@@ -539,8 +540,7 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
     command and the configs; written into ``path``'s section when given."""
     lines = [_header(protocol['name'], seeds), '']
     for family in protocol['families']:
-        shown = [run for run in [family['teacher']] + family['students']
-                 if results.get(run['key'])]
+        shown = _shown(family, results)
         if shown:
             lines += [f'#### {family["label"]}', '',
                       *_table(family, shown, results), '']
@@ -549,6 +549,17 @@ def write_report(protocol: dict, results: Dict[str, List[dict]],
     if path:
         bench_runs.write_section(path, text, START, END, AFTER)
     return text
+
+
+def _shown(family: dict, results: Dict[str, List[dict]]) -> List[dict]:
+    """The finished runs of ``family`` (none when its only finished run is
+    the student alone it shares with the 3-epoch teacher's family)."""
+    shown = [run for run in [family['teacher']] + family['students']
+             if results.get(run['key'])]
+    alone = family['students'][0]
+    own = [run for run in shown
+           if not family['shares_alone'] or run is not alone]
+    return shown if own else []
 
 
 def _header(name: str, seeds: List[int]) -> str:
@@ -607,8 +618,7 @@ def _reproduce(protocol: dict, results: Dict[str, List[dict]],
         '`model.teacher_ckpt=<work dir>/<family>_teacher_s0/'
         'epoch_<max_epochs>.pth`. Configs:', '']
     for family in protocol['families']:
-        done = [r for r in [family['teacher']] + family['students']
-                if results.get(r['key'])]
+        done = _shown(family, results)
         if done:
             lines.append(f'- {family["label"]}: ' + ', '.join(
                 f'{r["label"]} `{r["config"]}`' for r in done))
