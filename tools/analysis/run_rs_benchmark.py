@@ -81,6 +81,8 @@ PUBLISHED = 'docs/bench/rsscn7_teacher_logits'
 #: checkpoint to check them against (mmengine reads ``None``); the cache
 #: checks the data and augmentation itself
 NO_CHECKPOINT = 'None'
+#: the ``--cfg-options`` prefix of the teacher cache a distiller reads
+CACHE_PATH = 'model.teacher_cache.path='
 
 ISDM = 'configs/rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py'
 DKD = 'configs/rsscn7_cpu/dkd_r34_r18w8_rsscn7_cpu.py'
@@ -186,7 +188,7 @@ def cache_options(cache: Optional[dict], reads_cache: bool) -> List[str]:
         return []
     out = [f'train_dataloader.sampler.augment_seed={cache["augment_seed"]}']
     if reads_cache:
-        out.append(f'model.teacher_cache.path={cache["path"]}')
+        out.append(f'{CACHE_PATH}{cache["path"]}')
     return out
 
 
@@ -334,12 +336,11 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
              for o in r.get('extra', [])}
     seeds = sorted(o.split('=', 1)[1] for o in extra
                    if o.startswith('train_dataloader.sampler.augment_seed='))
-    if not any(o.startswith('model.teacher_cache.path=') for o in extra):
+    paths = _cache_paths(extra)
+    if not paths:
         return ''
-    features = any(o.startswith('model.teacher_cache.path=') and
-                   o.endswith('teacher_cache_features') for o in extra)
-    published = any(o.startswith('model.teacher_cache.path=') and
-                    o.endswith(osp.basename(PUBLISHED)) for o in extra)
+    features = any(p.endswith('teacher_cache_features') for p in paths)
+    published = any(p.endswith(osp.basename(PUBLISHED)) for p in paths)
     return (' The distillers read the teacher\'s logits'
             + (' (the feature methods also its features, stored in fp32: '
                'their runs are the online teacher\'s bit for bit)'
@@ -350,6 +351,11 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
             f'every run uses augmentation seed {", ".join(seeds)}, so seeds '
             'differ in initialisation and sample order, and the runs of a '
             'seed see the same augmented images.')
+
+
+def _cache_paths(extra) -> List[str]:
+    """The teacher-cache paths among the ``--cfg-options`` ``extra``."""
+    return [o[len(CACHE_PATH):] for o in extra if o.startswith(CACHE_PATH)]
 
 
 def _kinds_note(results: Dict[str, List[dict]]) -> str:
@@ -460,6 +466,7 @@ def _run_job(protocol: dict, seed: int, run: dict, work_dir: str,
     """Run one job unless another copy holds it; archive its result with
     the hash of the teacher logits it read (``cache_sha256``)."""
     name = f'{run["key"]}_s{seed}'
+    extra = _extra(protocol, run)
     with run_lock(work_dir, name, wait=False) as mine:
         if not mine:
             log(f'{run["key"]} seed {seed} is being run by another copy; '
@@ -468,13 +475,11 @@ def _run_job(protocol: dict, seed: int, run: dict, work_dir: str,
         result = run_one(run, seed, osp.join(work_dir, name),
                          protocol['epochs'], data_root, python,
                          teacher_ckpt if run['key'] != 'alone' else None,
-                         extra=_extra(protocol, run))
+                         extra=extra)
     if fingerprint is not None and 'restored_from' not in result:
-        cache = (protocol.get('caches') or {}).get(run.get('cache', 'logits'))
-        if any(o.startswith('model.teacher_cache.path=')
-               for o in _extra(protocol, run)):  # it read that cache
+        for path in _cache_paths(extra):  # the cache it read
             result = dict(result, cache_sha256=file_sha256(
-                osp.join(cache['path'], LOGITS)))
+                osp.join(path, LOGITS)))
         with run_lock(work_dir, 'report', wait=True):
             archived.add(archive, result, fingerprint, protocol['epochs'])
 
