@@ -4,6 +4,7 @@ identical to the student, run as the distiller runs it (frozen, in eval mode)
 gives no ISD loss; and the RetinaNet / RoI heads the other adapters use
 predict the same in both modes."""
 import copy
+import math
 
 import pytest
 import torch
@@ -12,7 +13,8 @@ from mmengine.registry import init_default_scope
 
 import mmrskd  # noqa: F401
 from mmrskd.models.det import DynamicDetDistiller
-from mmrskd.models.det.fcos_head_adapter import (fcos_head_losses,
+from mmrskd.models.det.fcos_head_adapter import (distance_pull,
+                                                 fcos_head_losses,
                                                  pixel_distances)
 
 from .test_dynamic_det import _batch, _model, _r18
@@ -155,3 +157,36 @@ def test_anchor_and_roi_heads_predict_the_same_in_train_and_eval_mode(path):
         detector.eval()
         evaluated = run()
     assert all(torch.equal(a, b) for a, b in zip(train, evaluated))
+
+
+def test_distance_pull_is_the_l1_of_log_distances():
+    student = torch.tensor([[0.0, 4.0, 8.0, 120.0], [2.0, 2.0, 2.0, 2.0]])
+    teacher = torch.tensor([[0.0, 12.0, 8.0, 24.0], [2.0, 2.0, 2.0, 2.0]])
+    strides = torch.tensor([8.0, 16.0])
+    # |log(1 + 4/8) - log(1 + 12/8)| + |log(1 + 120/8) - log(1 + 24/8)|
+    golden = abs(math.log(1.5) - math.log(2.5)) + abs(math.log(16.0) -
+                                                      math.log(4.0))
+    pull = distance_pull(student, teacher, strides)
+    assert pull.tolist() == pytest.approx([golden, 0.0], abs=1e-6)
+    # zero-size boxes that agree are not pulled
+    zero = torch.zeros(1, 4)
+    assert distance_pull(zero, zero, strides[:1]).item() == 0.0
+
+
+def test_distance_pull_gradient_through_exp_is_bounded():
+    """FCOS predicts ``d = exp(x)``: the pull's gradient in ``x`` stays
+    below 1 however far the student overshoots, where the L1 of the
+    distances pulls with ``d / s`` (the force that drove a real student's
+    distances to 0 within one epoch)."""
+    x = torch.tensor([[0.0, 3.0, 6.0, 9.0]], requires_grad=True)
+    teacher = torch.full((1, 4), 20.0)
+    strides = torch.tensor([8.0])
+    distance_pull(x.exp(), teacher, strides).backward()
+    d = x.detach().exp()[0]
+    golden = torch.sign(d - 20.0) * d / (8.0 + d)
+    assert torch.allclose(x.grad[0], golden, atol=1e-6)
+    assert x.grad.abs().max().item() < 1.0
+    l1 = (x.exp() - teacher).abs().sum(-1) / strides
+    x.grad = None
+    l1.backward()
+    assert x.grad.abs().max().item() > 1000  # exp(9) / 8

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 
 from .dynamic_kd import binary_kl, isd_loss, tsa_weights
-from .fcos_head_adapter import (flatten_levels, match_instances,
-                                pixel_distances, point_grid)
+from .fcos_head_adapter import (distance_pull, flatten_levels,
+                                match_instances, pixel_distances, point_grid)
 from .losses.box_geometry import aligned_iou
 
 
@@ -158,9 +158,9 @@ def _isd_loss(head, pos: _Positives, student: Tuple[Tensor, Tensor, Tensor],
               outs_t, t_head, isd: dict) -> Tensor:
     """``loss_isd``: per instance, the ISD weight (from the student's and the
     teacher's classification + box + angle loss of its positives) times the
-    mean over its positives of the binary KL of the scores, the L1 distance
-    of the (left, top, right, bottom) distances in units of the level's
-    stride (as for FCOS) and, what the angle adds, the L1 distance of the
+    mean over its positives of the binary KL of the scores, the
+    ``distance_pull`` of the (left, top, right, bottom) distances (as for
+    FCOS) and, what the angle adds, the L1 distance of the
     raw angle outputs (``|theta_s - theta_t|`` in radians for the
     one-channel ``PseudoAngleCoder``; not wrapped by the angle's period, as
     the head's own L1 angle loss): 0 for an identical teacher."""
@@ -188,7 +188,7 @@ def _isd_loss(head, pos: _Positives, student: Tuple[Tensor, Tensor, Tensor],
         return _per_row(lc) + box + (0 if angle is None else angle)
 
     imitate = binary_kl(ps[sel], pt[sel]) + \
-        (rs[sel] - rt[sel]).abs().sum(-1) / pos.strides + \
+        distance_pull(rs[sel], rt[sel], pos.strides) + \
         (angs[sel] - angt[sel]).abs().sum(-1)
     return isd_loss(point_loss(ps, rs, angs), point_loss(pt, rt, angt),
                     imitate, pos.inst, len(pos.all_gt), **isd)
