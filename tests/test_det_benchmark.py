@@ -346,9 +346,8 @@ def _fake_results(calls):
         bonus = 10.0 if run['key'].endswith('_teacher') else \
             2.0 + seed / 2 if run.get('distiller') else 0.0
         map50 = 60.0 + seed + bonus
-        result = dict(key=run['key'], seed=seed, config=run['config'],
-                      options=[], map50=map50, ap=map50 / 2, ap50=map50,
-                      ap75=map50 / 3, wall_seconds=120.0)
+        result = dict(det._want(run, seed), map50=map50, ap=map50 / 2,
+                      ap50=map50, ap75=map50 / 3, wall_seconds=120.0)
         bench_runs.save_result(work_dir, result)
         if run['key'].endswith('_teacher'):  # what distillers read
             open(osp.join(work_dir, 'epoch_3.pth'), 'a').close()
@@ -528,3 +527,42 @@ def test_archive_restores_students_alone_and_same_teacher_distillers(
             if e['key'] == 'fcos_teacher'] != [fp]
     assert len(entries) == 5 + 3
 
+
+
+def test_a_new_revision_of_a_method_is_not_restored_nor_resumed(
+        tmp_path, monkeypatch):
+    """FCOS's dynamic KD is at revision 1 (ISD's log-distance pull): its
+    archived runs of revision 0 are not restored, the student alone (no
+    revision) still is, and a work dir finished at revision 0 is refused
+    with its path instead of being reported as today's result."""
+    assert RUNS['fcos_dynkd']['revision'] == det.FCOS_DYNKD_REVISION == 1
+    assert RUNS['fcos-t9e_dynkd']['revision'] == 1
+    assert RUNS['fcos_alone'].get('revision', 0) == 0
+    assert RUNS['retinanet_dynkd']['revision'] == 0
+    calls, run_one = [], det.run_one
+    monkeypatch.setattr(det, 'run_one', _hashable_teachers(calls, [1.0]))
+    monkeypatch.setattr(det, 'prepare_data', lambda src, wd, py: '/d')
+    archive = str(tmp_path / 'archive.json')
+    methods = ['fcos_alone', 'fcos_dynkd']
+    det.run_benchmark(det.PROTOCOL, [0], str(tmp_path / 'a'),
+                      str(tmp_path / 'bench.md'), 'src', 'py', methods,
+                      archive=archive)
+    data = json.load(open(archive))
+    assert {e['key']: e['revision'] for e in data['runs']} == {
+        'fcos_teacher': 0, 'fcos_alone': 0, 'fcos_dynkd': 1}
+    for entry in data['runs']:  # as archived before revisions existed
+        entry.pop('revision')
+    json.dump(data, open(archive, 'w'))
+    calls.clear()
+    det.run_benchmark(det.PROTOCOL, [0], str(tmp_path / 'b'),
+                      str(tmp_path / 'bench.md'), 'src', 'py', methods,
+                      archive=archive)
+    assert [c[0] for c in calls] == ['fcos_teacher', 'fcos_dynkd']
+
+    wd = tmp_path / 'old' / 'fcos_dynkd_s0'
+    wd.mkdir(parents=True)
+    bench_runs.save_result(str(wd), dict(det._want(RUNS['fcos_dynkd'], 0),
+                                         revision=0, map50=4.95))
+    with pytest.raises(SystemExit, match=r'fcos_dynkd_s0: trained at '
+                       r'revision 0 .* at revision 1'):
+        run_one(RUNS['fcos_dynkd'], 0, str(wd), '/d', 'py', '/t.pth')

@@ -68,11 +68,14 @@ def same_numerics(entry: dict, here: Dict[str, str]) -> bool:
 
 def _experiment(result: dict, epochs: int) -> tuple:
     """What makes two runs the same experiment: method, seed, config,
-    options, schedule and the run's own ``--cfg-options`` without paths."""
+    options, schedule, the run's own ``--cfg-options`` without paths, and
+    the method's ``revision`` (0 if not given; a benchmark raises it when a
+    change of mmrskd changes the method's results)."""
     extra = [o for o in result.get('extra', [])
              if not o.startswith(_LOCAL_OPTIONS)]
     return (result['key'], result['seed'], result['config'],
-            tuple(result.get('options', [])), tuple(extra), epochs)
+            tuple(result.get('options', [])), tuple(extra), epochs,
+            result.get('revision', 0))
 
 
 def load(path: str) -> List[dict]:

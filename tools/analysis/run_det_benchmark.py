@@ -114,9 +114,13 @@ log = functools.partial(bench_runs.log, tag=TAG)
 def _family(name: str, label: str,
             baselines: Tuple[Tuple[str, str], ...] = (),
             variants: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = (),
-            teacher_epochs: Optional[int] = None) -> dict:
+            teacher_epochs: Optional[int] = None,
+            dynkd_revision: int = 0) -> dict:
     """A detector family's runs: teacher, student alone, distillers;
     ``variants``: ``(key suffix, label, --cfg-options)`` of dynamic KD;
+    ``dynkd_revision``: raised when a change of mmrskd changes the results
+    of the family's dynamic-KD runs (archived runs of another revision are
+    not restored, a work dir of one is refused);
     ``teacher_epochs``: the teacher ``<name>_r50_fpn_<N>e_airbus.py``
     instead of the 3-epoch one, its runs keyed ``<name>-t<N>e_...`` but for
     the student alone, which reads no teacher: it is the 3-epoch family's
@@ -138,9 +142,10 @@ def _family(name: str, label: str,
             dict(key=f'{name}_alone', label='student R18-FPN alone',
                  config=f'configs/airbus/{name}_r18_fpn_airbus.py'),
             dict(key=f'{key}_dynkd', label='dynamic KD (GD + ISD + TSA)',
-                 config=dynkd, distiller=True),
+                 config=dynkd, distiller=True, revision=dynkd_revision),
             *[dict(key=f'{key}_dynkd_{suffix}', label=variant_label,
-                   config=dynkd, distiller=True, options=list(options))
+                   config=dynkd, distiller=True, options=list(options),
+                   revision=dynkd_revision)
               for suffix, variant_label, options in variants],
             *[dict(key=f'{key}_{method}', label=method_label,
                    config=f'configs/airbus/{method}_{name}_r50_r18_airbus.py',
@@ -148,6 +153,9 @@ def _family(name: str, label: str,
               for method, method_label in baselines]])
 
 
+#: 1: ISD's box pull of FCOS is the L1 of log(1 + d / stride), no longer
+#: |d_s - d_t| / stride (whose gradient through exp() grows with d_s)
+FCOS_DYNKD_REVISION = 1
 BASELINES = (('fgd', 'FGD'), ('pkd', 'PKD'), ('cwd', 'CWD'), ('mgd', 'MGD'))
 PROTOCOL = dict(
     name='Airbus aircraft, 256 px patches, R50-FPN -> R18-FPN',
@@ -158,7 +166,7 @@ PROTOCOL = dict(
         # FCOS's distiller (seed 0) fell below its student alone; at its
         # final weights ISD's gradient is 10.6 and GD's 4.4 times the
         # classification loss's (loss_balance.py): each with a tenth
-        _family('fcos', 'FCOS',
+        _family('fcos', 'FCOS', dynkd_revision=FCOS_DYNKD_REVISION,
                 variants=(('gd01', 'dynamic KD, GD weight 0.1',
                            ('model.gd.loss_weight=0.1', )),
                           ('isd01', 'dynamic KD, ISD weight 0.1',
@@ -167,7 +175,8 @@ PROTOCOL = dict(
         # (FCOS 59.26 vs 66.68): the same families with a 9-epoch teacher
         _family('retinanet', 'RetinaNet', BASELINES, teacher_epochs=9),
         _family('faster-rcnn', 'Faster R-CNN', teacher_epochs=9),
-        _family('fcos', 'FCOS', BASELINES, teacher_epochs=9),
+        _family('fcos', 'FCOS', BASELINES, teacher_epochs=9,
+                dynkd_revision=FCOS_DYNKD_REVISION),
     ])
 
 
@@ -270,6 +279,7 @@ def run_one(run: dict, seed: int, work_dir: str, data_root: str,
     ``result.json``; return the result."""
     finished = bench_runs.load_result(work_dir)
     if finished is not None:
+        check_revision(finished, run, work_dir)
         return finished
     os.makedirs(work_dir, exist_ok=True)
     options = run_options(run, seed, data_root, teacher_ckpt)
@@ -277,8 +287,7 @@ def run_one(run: dict, seed: int, work_dir: str, data_root: str,
     wall = bench_runs.train_run(run, seed, work_dir, final, options, python,
                                 TAG, resume_point)
     metrics = bench_runs.evaluate_run(run, work_dir, final, options, python)
-    result = dict(key=run['key'], seed=seed, config=run['config'],
-                  options=run.get('options', []),
+    result = dict(_want(run, seed),
                   **{k: 100 * metrics[m] for k, m in METRICS.items()},
                   metrics=metrics, wall_seconds=wall)
     bench_runs.save_result(work_dir, result)
@@ -350,7 +359,19 @@ def _finished(job: Tuple[int, dict, dict], work_dir: str) -> bool:
 def _want(run: dict, seed: int) -> dict:
     """The result fields that make ``run`` of ``seed`` an experiment."""
     return dict(key=run['key'], seed=seed, config=run['config'],
-                options=run.get('options', []))
+                options=run.get('options', []),
+                revision=run.get('revision', 0))
+
+
+def check_revision(result: dict, run: dict, work_dir: str) -> None:
+    """Refuse a finished run of ``work_dir`` made at another revision of
+    ``run``'s method (its numbers are not what the code gives now)."""
+    have, want = result.get('revision', 0), run.get('revision', 0)
+    if have != want:
+        raise SystemExit(
+            f'{work_dir}: trained at revision {have} of {run["key"]}, the '
+            f'benchmark is at revision {want} (mmrskd changed its results): '
+            'move the directory away to train it again.')
 
 
 def restore_without_teachers(jobs: List[Tuple[int, dict, dict]],
