@@ -163,9 +163,10 @@ PROTOCOL = dict(
         _family('retinanet', 'RetinaNet', BASELINES),
         # its 3-epoch teacher is ahead of its student (77.80 vs 74.43)
         _family('faster-rcnn', 'Faster R-CNN', BASELINES),
-        # FCOS's distiller (seed 0) fell below its student alone; at its
-        # final weights ISD's gradient is 10.6 and GD's 4.4 times the
-        # classification loss's (loss_balance.py): each with a tenth
+        # ablations of GD's and ISD's weights (at revision 0, FCOS's
+        # distiller fell below its student alone and ISD's gradient was
+        # 10.6 times the classification loss's: its distance pull, fixed
+        # by revision 1)
         _family('fcos', 'FCOS', dynkd_revision=FCOS_DYNKD_REVISION,
                 variants=(('gd01', 'dynamic KD, GD weight 0.1',
                            ('model.gd.loss_weight=0.1', )),
