@@ -566,3 +566,6 @@ def test_a_new_revision_of_a_method_is_not_restored_nor_resumed(
     with pytest.raises(SystemExit, match=r'fcos_dynkd_s0: trained at '
                        r'revision 0 .* at revision 1'):
         run_one(RUNS['fcos_dynkd'], 0, str(wd), '/d', 'py', '/t.pth')
+    with pytest.raises(SystemExit, match='fcos_dynkd_s0: trained at '
+                       'revision 0'):  # nor reported (--report-only)
+        det.collect(det.PROTOCOL, str(tmp_path / 'old'))

@@ -36,8 +36,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from tools.analysis.bench_runs import numerics
 
+#: the ``--cfg-options`` prefix of the teacher cache a distiller reads
+CACHE_PATH = 'model.teacher_cache.path='
 #: ``--cfg-options`` that name a path of one work dir (not the experiment)
-_LOCAL_OPTIONS = ('model.teacher_cache.path=', )
+_LOCAL_OPTIONS = (CACHE_PATH, )
 
 
 def weights_fingerprint(ckpt: str) -> str:

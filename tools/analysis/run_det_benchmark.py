@@ -532,9 +532,16 @@ def run_benchmark(protocol: dict, seeds: List[int], work_dir: str,
 
 
 def collect(protocol: dict, work_dir: str) -> Dict[str, List[dict]]:
-    """Every finished run of the protocol in ``work_dir`` (all seeds)."""
-    return bench_runs.collect_runs(
-        work_dir, [run['key'] for run in all_runs(protocol)])
+    """Every finished run of the protocol in ``work_dir`` (all seeds); one
+    made at another revision of its method is refused
+    (:func:`check_revision`), so no report shows it."""
+    runs = {run['key']: run for run in all_runs(protocol)}
+    results = bench_runs.collect_runs(work_dir, list(runs))
+    for key, finished in results.items():
+        for result in finished:
+            check_revision(result, runs[key],
+                           osp.join(work_dir, f'{key}_s{result["seed"]}'))
+    return results
 
 
 def _teachers(protocol: dict) -> List[dict]:

@@ -81,8 +81,6 @@ PUBLISHED = 'docs/bench/rsscn7_teacher_logits'
 #: checkpoint to check them against (mmengine reads ``None``); the cache
 #: checks the data and augmentation itself
 NO_CHECKPOINT = 'None'
-#: the ``--cfg-options`` prefix of the teacher cache a distiller reads
-CACHE_PATH = 'model.teacher_cache.path='
 
 ISDM = 'configs/rsscn7_cpu/isdm_r34_r18w8_rsscn7_cpu.py'
 DKD = 'configs/rsscn7_cpu/dkd_r34_r18w8_rsscn7_cpu.py'
@@ -188,7 +186,7 @@ def cache_options(cache: Optional[dict], reads_cache: bool) -> List[str]:
         return []
     out = [f'train_dataloader.sampler.augment_seed={cache["augment_seed"]}']
     if reads_cache:
-        out.append(f'{CACHE_PATH}{cache["path"]}')
+        out.append(f'{archived.CACHE_PATH}{cache["path"]}')
     return out
 
 
@@ -355,7 +353,8 @@ def _cache_note(results: Dict[str, List[dict]]) -> str:
 
 def _cache_paths(extra) -> List[str]:
     """The teacher-cache paths among the ``--cfg-options`` ``extra``."""
-    return [o[len(CACHE_PATH):] for o in extra if o.startswith(CACHE_PATH)]
+    prefix = archived.CACHE_PATH
+    return [o[len(prefix):] for o in extra if o.startswith(prefix)]
 
 
 def _kinds_note(results: Dict[str, List[dict]]) -> str:
