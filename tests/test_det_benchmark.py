@@ -105,7 +105,7 @@ def test_plan_and_run_options():
     # 3-epoch teachers' families, then the 9-epoch ones (their students
     # alone are the same runs, planned once)
     # per family teacher + alone (3-epoch families) + distillers
-    assert len(everything) == 7 + 7 + 5 + 6 + 2 + 6
+    assert len(everything) == 7 + 7 + 5 + 6 + 2 + 6 + 4
     assert len({(s, r['key']) for s, r, _ in everything}) == len(everything)
     baselines = ('fgd', 'pkd', 'cwd', 'mgd')
     assert {r['key'] for r in RUNS.values() if r.get('distiller')} == {
@@ -114,7 +114,8 @@ def test_plan_and_run_options():
         *[f'faster-rcnn_{m}' for m in ('dynkd', *baselines)],
         *[f'fcos-t9e_{m}' for m in ('dynkd', *baselines)],
         'faster-rcnn-t9e_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01',
-        'fcos_dynkd_isd01'}
+        'fcos_dynkd_isd01',
+        *[f'fcos-t9e_dynkd_{part}' for part in ('nogd', 'gd', 'isd', 'tsa')]}
     assert RUNS['fcos_dynkd_gd01']['config'] == RUNS['fcos_dynkd']['config']
     from mmengine.config import Config
     for run in RUNS.values():  # a variant overrides a setting its config has
@@ -125,6 +126,8 @@ def test_plan_and_run_options():
                 node = node[part]
     assert det.run_options(RUNS['fcos_dynkd_gd01'], 0, '/d', '/t.pth')[-2:] \
         == ['model.gd.loss_weight=0.1', 'model.teacher_ckpt=/t.pth']
+    assert det.run_options(RUNS['fcos-t9e_dynkd_tsa'], 0, '/d', '/t.pth')[
+        -3:] == ['model.gd=None', 'model.isd=None', 'model.teacher_ckpt=/t.pth']
     for run in RUNS.values():
         assert osp.isfile(osp.join(ROOT, run['config'])), run['config']
 
@@ -153,10 +156,13 @@ def test_nine_epoch_teachers():
             assert nine[key] == three[key], (name, key)
         assert long['students'][0] == RUNS[f'{name}_alone']
         for run in long['students'][1:]:  # the 3-epoch family's configs
-            method = run['key'].split('_')[-1]
+            method = run['key'].split('_')[1]
             assert run['config'] == \
                 f'configs/airbus/{method}_{name}_r50_r18_airbus.py'
-            assert run.get('distiller') and not run.get('options')
+            assert run.get('distiller')
+            # only the variants of dynamic KD change its settings
+            assert bool(run.get('options')) == run['key'].startswith(
+                f'{name}-t9e_dynkd_')
         assert det.teacher_checkpoint('/w', long) == \
             f'/w/{name}-t9e_teacher_s0/epoch_9.pth'
     # the report shows a 9-epoch family once a run of its own finished
@@ -206,6 +212,36 @@ def test_run_options_reach_the_config():
         max_keep_ckpts=2, save_last=False)
     alone = det.run_options(RUNS['fcos_alone'], 0, '/d', None)
     assert not any(o.startswith('model.teacher_ckpt') for o in alone)
+
+
+@pytest.mark.parametrize('part,terms', [
+    ('nogd', {'loss_isd'}), ('gd', {'loss_gd'}), ('isd', {'loss_isd'}),
+    ('tsa', set())])
+def test_part_variants_train_only_their_parts(part, terms):
+    """A variant of ``det.PARTS``, built through tools/train.py's own
+    --cfg-options, trains the student's FCOS losses plus the named terms;
+    TSA (on in nogd and tsa) weights the box loss above the student's own
+    (outside a loop, training progress is 1: TSA at full strength)."""
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from tests.test_models.test_dynamic_det import _batch
+    run = RUNS[f'fcos-t9e_dynkd_{part}']
+    cfg = Config.fromfile(osp.join(ROOT, run['config']))
+    cfg.merge_from_dict(_cfg_options(run['config'], run['options']))
+    cfg.model.update(teacher_ckpt=None, allow_random_teacher=True)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model).train()
+        data = model.data_preprocessor(_batch(), True)
+        losses = model(**data, mode='loss')
+        own = model.student.loss(data['inputs'], data['data_samples'])
+    assert set(losses) == set(own) | terms
+    tsa = model.tsa is not None
+    assert tsa == (part in ('nogd', 'tsa'))
+    bigger = losses['loss_bbox'] > own['loss_bbox'] + 1e-6
+    assert bool(bigger) == tsa
+    assert torch.equal(losses['loss_cls'], own['loss_cls'])
 
 
 def _train_toy(work_dir, name, train_cfg, default_hooks, resume_from=None):

@@ -156,6 +156,11 @@ def _family(name: str, label: str,
 #: 1: ISD's box pull of FCOS is the L1 of log(1 + d / stride), no longer
 #: |d_s - d_t| / stride (whose gradient through exp() grows with d_s)
 FCOS_DYNKD_REVISION = 1
+#: dynamic KD with one or two of its parts switched off
+PARTS = (('nogd', 'dynamic KD without GD (ISD + TSA)', ('model.gd=None', )),
+         ('gd', 'GD only', ('model.isd=None', 'model.tsa=None')),
+         ('isd', 'ISD only', ('model.gd=None', 'model.tsa=None')),
+         ('tsa', 'TSA only', ('model.gd=None', 'model.isd=None')))
 BASELINES = (('fgd', 'FGD'), ('pkd', 'PKD'), ('cwd', 'CWD'), ('mgd', 'MGD'))
 PROTOCOL = dict(
     name='Airbus aircraft, 256 px patches, R50-FPN -> R18-FPN',
@@ -176,8 +181,9 @@ PROTOCOL = dict(
         # (FCOS 59.26 vs 66.68): the same families with a 9-epoch teacher
         _family('retinanet', 'RetinaNet', BASELINES, teacher_epochs=9),
         _family('faster-rcnn', 'Faster R-CNN', teacher_epochs=9),
+        # which part of dynamic KD keeps FCOS below its student alone
         _family('fcos', 'FCOS', BASELINES, teacher_epochs=9,
-                dynkd_revision=FCOS_DYNKD_REVISION),
+                dynkd_revision=FCOS_DYNKD_REVISION, variants=PARTS),
     ])
 
 
