@@ -105,7 +105,7 @@ def test_plan_and_run_options():
     # 3-epoch teachers' families, then the 9-epoch ones (their students
     # alone are the same runs, planned once)
     # per family teacher + alone (3-epoch families) + distillers
-    assert len(everything) == 7 + 7 + 5 + 6 + 2 + 6 + 4
+    assert len(everything) == 7 + 7 + 5 + 6 + 2 + 6 + 6
     assert len({(s, r['key']) for s, r, _ in everything}) == len(everything)
     baselines = ('fgd', 'pkd', 'cwd', 'mgd')
     assert {r['key'] for r in RUNS.values() if r.get('distiller')} == {
@@ -115,7 +115,8 @@ def test_plan_and_run_options():
         *[f'fcos-t9e_{m}' for m in ('dynkd', *baselines)],
         'faster-rcnn-t9e_dynkd', 'fcos_dynkd', 'fcos_dynkd_gd01',
         'fcos_dynkd_isd01',
-        *[f'fcos-t9e_dynkd_{part}' for part in ('nogd', 'gd', 'isd', 'tsa')]}
+        *[f'fcos-t9e_dynkd_{part}' for part in ('nogd', 'gd', 'isd', 'tsa',
+                                                 'isd_cls', 'isd_box')]}
     assert RUNS['fcos_dynkd_gd01']['config'] == RUNS['fcos_dynkd']['config']
     from mmengine.config import Config
     for run in RUNS.values():  # a variant overrides a setting its config has
@@ -216,7 +217,7 @@ def test_run_options_reach_the_config():
 
 @pytest.mark.parametrize('part,terms', [
     ('nogd', {'loss_isd'}), ('gd', {'loss_gd'}), ('isd', {'loss_isd'}),
-    ('tsa', set())])
+    ('tsa', set()), ('isd_cls', {'loss_isd'}), ('isd_box', {'loss_isd'})])
 def test_part_variants_train_only_their_parts(part, terms):
     """A variant of ``det.PARTS``, built through tools/train.py's own
     --cfg-options, trains the student's FCOS losses plus the named terms;
@@ -242,6 +243,9 @@ def test_part_variants_train_only_their_parts(part, terms):
     bigger = losses['loss_bbox'] > own['loss_bbox'] + 1e-6
     assert bool(bigger) == tsa
     assert torch.equal(losses['loss_cls'], own['loss_cls'])
+    if model.isd is not None:  # one of ISD's imitation terms off, or none
+        assert (model.isd['cls_weight'], model.isd['box_weight']) == dict(
+            isd_cls=(1, 0), isd_box=(0, 1)).get(part, (1, 1))
 
 
 def _train_toy(work_dir, name, train_cfg, default_hooks, resume_from=None):

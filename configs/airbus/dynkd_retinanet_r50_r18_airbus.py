@@ -9,6 +9,6 @@ model = dict(
     teacher_cfg='{{fileDirname}}/retinanet_r50_fpn_airbus.py',
     teacher_ckpt='work_dirs/retinanet_r50_fpn_airbus/epoch_3.pth',
     gd=dict(k_fg=0.5, k_bg=0.1, w_fg=1.0, w_bg=1.0, tau=0.5, loss_weight=1.0),
-    isd=dict(tau_w=1.0, loss_weight=1.0),
+    isd=dict(tau_w=1.0, loss_weight=1.0, cls_weight=1.0, box_weight=1.0),
     tsa=dict(gamma_max=1.0, eta=1.0))
 custom_hooks = [dict(type='ExportStudentHook')]

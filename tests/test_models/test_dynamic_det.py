@@ -117,12 +117,20 @@ def test_isd_loss_reduction_by_hand():
     assert inst.tolist() == [1, 1, 0, 2] and n == 5
     l_s = torch.tensor([2.0, 4.0, 1.0, 1.0])
     l_t = torch.tensor([1.0, 1.0, 1.0, 3.0])
-    imitate = torch.tensor([0.5, 1.5, 2.0, 4.0])
-    got = isd_loss(l_s, l_t, imitate, inst, n, tau_w=2.0, loss_weight=3.0)
+    # the score and box imitation of each positive
+    cls = torch.tensor([0.5, 1.0, 1.5, 1.0])
+    box = torch.tensor([0.0, 0.5, 0.5, 3.0])
+    got = isd_loss(l_s, l_t, cls, box, inst, n, tau_w=2.0, loss_weight=3.0)
     sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
     import math
     ref = 3.0 * (sig((3.0 - 1.0) / 2) * 1.0 + sig(0.0) * 2.0
                  + sig((1.0 - 3.0) / 2) * 4.0) / 3
+    assert got.item() == pytest.approx(ref, rel=1e-6)
+    # cls_weight / box_weight weigh the two parts: 2 * cls + 0.5 * box
+    got = isd_loss(l_s, l_t, cls, box, inst, n, tau_w=2.0, loss_weight=3.0,
+                   cls_weight=2.0, box_weight=0.5)
+    ref = 3.0 * (sig((3.0 - 1.0) / 2) * 1.625 + sig(0.0) * 3.25
+                 + sig((1.0 - 3.0) / 2) * 3.5) / 3
     assert got.item() == pytest.approx(ref, rel=1e-6)
 
 

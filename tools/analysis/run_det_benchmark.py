@@ -160,7 +160,12 @@ FCOS_DYNKD_REVISION = 1
 PARTS = (('nogd', 'dynamic KD without GD (ISD + TSA)', ('model.gd=None', )),
          ('gd', 'GD only', ('model.isd=None', 'model.tsa=None')),
          ('isd', 'ISD only', ('model.gd=None', 'model.tsa=None')),
-         ('tsa', 'TSA only', ('model.gd=None', 'model.isd=None')))
+         ('tsa', 'TSA only', ('model.gd=None', 'model.isd=None')),
+         # ISD's score imitation (binary KL) and box imitation apart
+         ('isd_cls', 'ISD only, score imitation only',
+          ('model.gd=None', 'model.tsa=None', 'model.isd.box_weight=0')),
+         ('isd_box', 'ISD only, box imitation only',
+          ('model.gd=None', 'model.tsa=None', 'model.isd.cls_weight=0')))
 BASELINES = (('fgd', 'FGD'), ('pkd', 'PKD'), ('cwd', 'CWD'), ('mgd', 'MGD'))
 PROTOCOL = dict(
     name='Airbus aircraft, 256 px patches, R50-FPN -> R18-FPN',

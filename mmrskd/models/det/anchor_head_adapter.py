@@ -129,7 +129,8 @@ def anchor_head_losses(head, cls_s: List[Tensor], reg_s: List[Tensor],
         return losses
     lc_t, lr_t = _per_anchor(head, t, pt, rt)
     sel = t.pos
-    imitate = binary_kl(ps[sel], pt[sel]) + (rs[sel] - rt[sel]).abs().sum(-1)
-    losses['loss_isd'] = isd_loss(lc_s[sel] + lr_s[sel], lc_t[sel] + lr_t[sel],
-                                  imitate, t.inst, t.num_inst, **isd)
+    losses['loss_isd'] = isd_loss(
+        lc_s[sel] + lr_s[sel], lc_t[sel] + lr_t[sel],
+        binary_kl(ps[sel], pt[sel]), (rs[sel] - rt[sel]).abs().sum(-1),
+        t.inst, t.num_inst, **isd)
     return losses

@@ -99,7 +99,9 @@ class DynamicDetDistiller(BaseDistiller):
             :class:`ClsDistiller`.
         gd: GD settings (``k_fg`` 0.5, ``k_bg`` 0.1, ``w_fg``, ``w_bg``,
             ``tau`` 0.5, ``loss_weight`` 1) or None.
-        isd: ISD settings (``tau_w`` 1, ``loss_weight`` 1) or None.
+        isd: ISD settings (``tau_w`` 1, ``loss_weight`` 1; ``cls_weight``
+            and ``box_weight``, 1 each, weigh its score and box imitation)
+            or None.
         tsa: TSA settings (``gamma_max`` 1, ``eta`` 1) or None.
         distill_losses: extra losses wired as in :class:`BaseDistiller`
             (sources ``student.<module>``, ``teacher.<module>``, e.g.

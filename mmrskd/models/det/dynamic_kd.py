@@ -156,16 +156,21 @@ def instance_ids(assigned: Sequence[Tensor], counts: Sequence[int]
         offsets[-1]
 
 
-def isd_loss(student_loss: Tensor, teacher_loss: Tensor, imitate: Tensor,
-             inst: Tensor, num_inst: int, tau_w: float = 1.0,
-             loss_weight: float = 1.0) -> Tensor:
+def isd_loss(student_loss: Tensor, teacher_loss: Tensor,
+             imitate_cls: Tensor, imitate_box: Tensor, inst: Tensor,
+             num_inst: int, tau_w: float = 1.0, loss_weight: float = 1.0,
+             cls_weight: float = 1.0, box_weight: float = 1.0) -> Tensor:
     """ISD: ``loss_weight * mean_k w_k * m_k`` over the instances that have
     a positive, ``w_k`` = :func:`isd_weights` of the student's and the
     teacher's detection losses averaged over instance k's positives, ``m_k``
-    the mean of ``imitate`` (the per-positive imitation loss) over them.
-    All inputs are per positive; ``inst`` maps them to instances."""
+    the mean over them of the per-positive imitation loss
+    ``cls_weight * imitate_cls + box_weight * imitate_box`` (the head's
+    score and box imitation; the weights, 1 each as in the paper, are
+    there to ablate one of the two). All inputs are per positive; ``inst``
+    maps them to instances."""
     w = isd_weights(group_mean(student_loss.detach(), inst, num_inst),
                     group_mean(teacher_loss, inst, num_inst), tau_w)
+    imitate = cls_weight * imitate_cls + box_weight * imitate_box
     m = group_mean(imitate, inst, num_inst)
     has = torch.zeros(num_inst, dtype=torch.bool, device=m.device)
     has[inst] = True

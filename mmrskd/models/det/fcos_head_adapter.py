@@ -222,7 +222,7 @@ def _isd_loss(head, pos: _Positives, ps: Tensor, rs: Tensor, outs_t,
         return lc + head.loss_bbox(boxes, pos.gt_boxes,
                                    reduction_override='none')
 
-    imitate = binary_kl(ps[pos.idx], pt[pos.idx]) + distance_pull(
-        rs[pos.idx], rt[pos.idx], pos.strides)
     return isd_loss(point_loss(ps, pred_boxes), point_loss(pt, boxes_t),
-                    imitate, pos.inst, len(pos.all_gt), **isd)
+                    binary_kl(ps[pos.idx], pt[pos.idx]),
+                    distance_pull(rs[pos.idx], rt[pos.idx], pos.strides),
+                    pos.inst, len(pos.all_gt), **isd)

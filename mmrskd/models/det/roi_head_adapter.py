@@ -107,6 +107,5 @@ def _isd_loss(head, t_roi_head, t_feats, rois: Tensor, pos: Tensor,
                             d_t, bbox_t[pos], bbox_w[pos],
                             reduction_override='none').sum(-1)
     log_ps, log_pt = F.log_softmax(cls[pos], 1), F.log_softmax(cls_t[pos], 1)
-    imitate = (log_pt.exp() * (log_pt - log_ps)).sum(1) + \
-        (d_s - d_t).abs().sum(-1)
-    return isd_loss(l_s, l_t, imitate, *instances, **isd)
+    return isd_loss(l_s, l_t, (log_pt.exp() * (log_pt - log_ps)).sum(1),
+                    (d_s - d_t).abs().sum(-1), *instances, **isd)

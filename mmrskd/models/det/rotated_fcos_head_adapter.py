@@ -187,8 +187,8 @@ def _isd_loss(head, pos: _Positives, student: Tuple[Tensor, Tensor, Tensor],
                                    ang[sel])
         return _per_row(lc) + box + (0 if angle is None else angle)
 
-    imitate = binary_kl(ps[sel], pt[sel]) + \
-        distance_pull(rs[sel], rt[sel], pos.strides) + \
+    box = distance_pull(rs[sel], rt[sel], pos.strides) + \
         (angs[sel] - angt[sel]).abs().sum(-1)
     return isd_loss(point_loss(ps, rs, angs), point_loss(pt, rt, angt),
-                    imitate, pos.inst, len(pos.all_gt), **isd)
+                    binary_kl(ps[sel], pt[sel]), box, pos.inst,
+                    len(pos.all_gt), **isd)
