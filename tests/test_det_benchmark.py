@@ -176,6 +176,14 @@ def test_nine_epoch_teachers():
     text = det.write_report(det.PROTOCOL, results, [0], None, [])
     assert '#### FCOS, teacher of 9 epochs' in text
     assert '| teacher R50-FPN, 9 epochs | fcos_r50_fpn_9e_airbus.py |' in text
+    # a variant of dynamic KD shows its --cfg-options, in the table and in
+    # the list of configs
+    results['fcos-t9e_dynkd_tsa'] = [dict(alone, key='fcos-t9e_dynkd_tsa')]
+    text = det.write_report(det.PROTOCOL, results, [0], None, [])
+    assert '| TSA only | dynkd_fcos_r50_r18_airbus.py --cfg-options ' \
+        'model.gd=None model.isd=None | 1 |' in text
+    assert 'TSA only `configs/airbus/dynkd_fcos_r50_r18_airbus.py ' \
+        '--cfg-options model.gd=None model.isd=None`' in text
     jobs = det.plan(det.PROTOCOL, [0, 1], ['fcos_alone', 'fcos-t9e_dynkd'])
     assert [f'{r["key"]}_s{s}' for s, r, _ in jobs] == [
         'fcos_alone_s0', 'fcos-t9e_teacher_s0', 'fcos-t9e_dynkd_s0',

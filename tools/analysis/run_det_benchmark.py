@@ -620,6 +620,14 @@ def _header(name: str, seeds: List[int]) -> str:
         'interval that excludes 0 is a significant difference.')
 
 
+def _config(run: dict, path: bool = False) -> str:
+    """The config of ``run`` (its file name, or its path) and the
+    ``--cfg-options`` of a variant."""
+    text = run['config'] if path else osp.basename(run['config'])
+    options = run.get('options')
+    return f'{text} --cfg-options {" ".join(options)}' if options else text
+
+
 def _table(family: dict, runs: List[dict],
            results: Dict[str, List[dict]]) -> List[str]:
     alone = {r['seed']: r['map50']
@@ -633,7 +641,7 @@ def _table(family: dict, runs: List[dict],
         diffs = per_seed_diffs(rs, alone, 'map50') \
             if run.get('distiller') else []
         lines.append(
-            f'| {run["label"]} | {osp.basename(run["config"])} | {len(rs)} | '
+            f'| {run["label"]} | {_config(run)} | {len(rs)} | '
             f'{summarise(map50)} | {summarise([r["ap"] for r in rs])} | '
             f'{summarise([r["ap75"] for r in rs])} | {paired(diffs)} | '
             f'{", ".join(f"{v:.2f}" for v in map50)} | '
@@ -664,7 +672,7 @@ def _reproduce(protocol: dict, results: Dict[str, List[dict]],
         done = _shown(family, results)
         if done:
             lines.append(f'- {family["label"]}: ' + ', '.join(
-                f'{r["label"]} `{r["config"]}`' for r in done))
+                f'{r["label"]} `{_config(r, path=True)}`' for r in done))
     return lines
 
 
