@@ -374,7 +374,7 @@ def test_feature_methods_read_the_feature_cache(tmp_path, monkeypatch):
     protocol = bench.PROTOCOL
     runs = {r['key']: r for r in protocol['students']}
     assert {k for k, r in runs.items() if r.get('cache') == 'features'} == \
-        {'fitnet', 'at', 'rkd', 'crd', 'reviewkd', 'sdd'}
+        {'fitnet', 'at', 'rkd', 'crd', 'reviewkd', 'sdd', 'at_w250'}
     wd = str(tmp_path)
     logits_only = bench._with_caches(protocol, [(0, runs['kd'])], wd,
                                      'data', 'python', 't.pth', 0)
@@ -422,7 +422,7 @@ def test_protocol_options_name_existing_settings_and_build():
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     runs = [r for r in bench.PROTOCOL['students'] if r.get('options')]
-    assert {'kd_ls', 'dkd_ls', 'mlkd_w025', 'mlkd_ls'} <= \
+    assert {'kd_ls', 'dkd_ls', 'mlkd_w025', 'mlkd_ls', 'at_w250'} <= \
         {r['key'] for r in runs}
     for run in runs:
         cfg = Config.fromfile(osp.join(ROOT, run['config']))
@@ -436,6 +436,8 @@ def test_protocol_options_name_existing_settings_and_build():
         cfg.merge_from_dict(options)
         with MODELS.switch_scope_and_registry('mmpretrain') as registry:
             for name, loss_cfg in cfg.model.distill_losses.items():
+                loss_cfg = dict(loss_cfg)  # the distiller takes 'inputs'
+                loss_cfg.pop('inputs', None)
                 loss = registry.build(loss_cfg)
                 for key, value in options.items():
                     prefix = f'model.distill_losses.{name}.'

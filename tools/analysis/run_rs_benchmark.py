@@ -18,7 +18,7 @@ and beta 2), ISDM (KD-term weight 4 and 1), ISDM without instance
 scaling / without the dynamic margin, the post-DKD logit baselines (DIST,
 NKD, MLKD single-view and two-view, CTKD, WTTM) and KD / DKD with logit
 standardization, the feature baselines (FitNet, AT, RKD, CRD, ReviewKD,
-SDD), each with
+SDD; AT also at a quarter of its weight), each with
 every seed of ``--seeds`` (the training seed; the split does not change;
 ``--methods`` picks students).
 
@@ -162,6 +162,12 @@ PROTOCOL = dict(
           for key, label in (('fitnet', 'FitNet'), ('at', 'AT'),
                              ('rkd', 'RKD'), ('crd', 'CRD'),
                              ('reviewkd', 'ReviewKD'), ('sdd', 'SDD'))],
+        # AT's weight 1000 (the paper's beta) gives loss_at 3.6x the
+        # cross-entropy's gradient on this student (loss_balance.py, the
+        # 100-epoch teacher); a quarter brings it to 0.9x
+        dict(key='at_w250', label='AT, weight 250', cache='features',
+             config='configs/rsscn7_cpu/at_r34_r18w8_rsscn7_cpu.py',
+             options=['model.distill_losses.loss_at.loss_weight=250.0']),
     ],
     # what the feature methods read of the teacher, cached once for all, in
     # fp32: their runs are then the online teacher's bit for bit (fp16
